@@ -1,0 +1,192 @@
+"""Command line: arguments → calls, errors → exit codes. No logic lives here.
+
+`main(argv, env)` is injectable (stdin/stdout/stderr/tty) so tests run commands in-process and read
+`.exit_status`, `.stdout`, `.stderr`, as httpie's tests do. Heavy modules are imported inside the
+command that needs them, so `hardcase check` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__
+from .errors import ExitCode, HardcaseError
+
+
+@dataclass
+class Environment:
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    stdin_isatty: bool = field(default_factory=lambda: sys.stdin.isatty())
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from .answers import QUESTIONS
+
+    parser = argparse.ArgumentParser(
+        prog="hardcase",
+        description="Containers secure by construction: generate, harden, check and prove them.",
+    )
+    parser.add_argument("--version", action="version", version=f"hardcase {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    keys = "\n".join(f"  {q.key:<16} {q.help}" for q in QUESTIONS)
+    new = commands.add_parser(
+        "new",
+        help="generate a hardened Dockerfile, compose.yaml, seccomp profile and README.Docker.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Generate a hardened container setup for a service in DIR.",
+        epilog=f"answer keys (for --set KEY=VALUE and --answers FILE):\n{keys}",
+    )
+    new.add_argument("dest", nargs="?", default=".", metavar="DIR", help="where to write (default: .)")
+    new.add_argument("--preset", metavar="NAME|FILE", help="start from a preset (see `hardcase presets`)")
+    new.add_argument("--answers", type=Path, metavar="FILE", help="YAML file of answers (e.g. a .hardcase.yml)")
+    new.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                     help="set one answer; lists are comma-separated (repeatable)")
+    new.add_argument("--no-input", action="store_true", help="never prompt; a missing or bad answer is an error")
+    new.add_argument("--with-app", action="store_true", help="also write a minimal runnable app with /healthz")
+    new.add_argument("--registry-mirror", metavar="HOST[:PORT][/PREFIX]", help="pull base images through a mirror")
+    new.add_argument("--dry-run", action="store_true", help="print the file plan, write nothing")
+    new.add_argument("--force", action="store_true", help="replace existing files that differ")
+
+    presets = commands.add_parser("presets", help="list presets or show one")
+    presets.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    presets.add_argument("name", nargs="?", help="preset to show")
+    presets.add_argument("--format", choices=["text", "json"], default="text")
+
+    seccomp = commands.add_parser("seccomp", help="generate or check seccomp profiles")
+    seccomp_commands = seccomp.add_subparsers(dest="seccomp_command", metavar="ACTION", required=True)
+    generate = seccomp_commands.add_parser("generate", help="write the profile for a runtime")
+    generate.add_argument("--runtime", required=True)
+    generate.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    generate.add_argument("--force", action="store_true", help="replace an existing output file")
+    check = seccomp_commands.add_parser("check", help="compile a profile with libseccomp and report problems")
+    check.add_argument("profile", type=Path)
+    return parser
+
+
+def _cmd_new(args: argparse.Namespace, env: Environment) -> int:
+    from .new import NewRequest, run
+
+    interactive = env.stdin_isatty and not args.no_input
+    ask = None
+    if interactive:
+        from .questions import ask as questionary_ask
+
+        ask = questionary_ask
+    request = NewRequest(
+        dest=Path(args.dest), preset=args.preset, answers_file=args.answers, sets=args.sets,
+        with_app=args.with_app, registry_mirror=args.registry_mirror, force=args.force,
+        dry_run=args.dry_run, ask=ask,
+    )
+    result = run(request)
+    verb = "would" if result.dry_run else ""
+    for step in result.steps:
+        action = step.action.value
+        print(f"{verb + ' ' if verb else ''}{action:<9} {step.target}", file=env.stdout)
+    if result.dry_run:
+        conflicts = [s for s in result.steps if s.action.value == "conflict"]
+        if conflicts:
+            print(f"{len(conflicts)} file(s) differ; --force would replace them", file=env.stdout)
+    else:
+        print(f"{result.answers.name}: {len(result.steps)} files in {request.dest}", file=env.stdout)
+    return ExitCode.OK
+
+
+def _cmd_presets(args: argparse.Namespace, env: Environment) -> int:
+    from . import presets
+    from .errors import UsageError
+
+    if args.action == "show":
+        if not args.name:
+            raise UsageError("presets show: which preset? (see `hardcase presets`)")
+        preset = presets.find(args.name)
+        if args.format == "json":
+            json.dump({"name": preset.name, "language": preset.language, "description": preset.description,
+                       "answers": preset.answers}, env.stdout, indent=2)
+            print(file=env.stdout)
+        else:
+            from .answers import QUESTION_BY_KEY
+
+            print(f"{preset.name}: {preset.description}", file=env.stdout)
+            for key, value in preset.answers.items():
+                help_line = QUESTION_BY_KEY[key].help if key in QUESTION_BY_KEY else ""
+                print(f"  {key:<16} {value!s:<24} {help_line}", file=env.stdout)
+        return ExitCode.OK
+    found = presets.available()
+    if args.format == "json":
+        json.dump([{"name": p.name, "language": p.language, "description": p.description} for p in found],
+                  env.stdout, indent=2)
+        print(file=env.stdout)
+    else:
+        for preset in found:
+            print(f"{preset.name:<16} {preset.language:<8} {preset.description}", file=env.stdout)
+    return ExitCode.OK
+
+
+def _cmd_seccomp(args: argparse.Namespace, env: Environment) -> int:
+    from . import seccomp
+    from .errors import UsageError
+
+    if args.seccomp_command == "generate":
+        if args.runtime not in seccomp.RUNTIMES:
+            raise UsageError(f"unknown runtime '{args.runtime}' (known: {', '.join(seccomp.RUNTIMES)})")
+        text = seccomp.render_profile(args.runtime)
+        if args.output is None:
+            env.stdout.write(text)
+            return ExitCode.OK
+        from .scaffold import write_atomic
+
+        if args.output.exists() and not args.force and args.output.read_text(encoding="utf-8") != text:
+            from .errors import ConflictError
+
+            raise ConflictError(f"{args.output} exists; use --force to replace it")
+        write_atomic(args.output, text.encode("utf-8"))
+        print(f"{args.output}: {len(seccomp.allowed_syscalls(args.runtime))} syscalls allowed", file=env.stdout)
+        return ExitCode.OK
+    try:
+        profile = json.loads(args.profile.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{args.profile}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{args.profile}: not valid JSON ({exc})") from None
+    problems = seccomp.validate_profile(profile) + [
+        f"dangerous syscall allowed: {name}" for name in seccomp.dangerous_allowed(profile)
+    ]
+    for problem in problems:
+        print(f"{args.profile}: {problem}", file=env.stdout)
+    if not problems:
+        print(f"{args.profile}: ok (compiles for x86_64 and aarch64)", file=env.stdout)
+    return ExitCode.FINDINGS if problems else ExitCode.OK
+
+
+COMMANDS = {"new": _cmd_new, "presets": _cmd_presets, "seccomp": _cmd_seccomp}
+
+
+def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
+    env = env or Environment()
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse reports usage errors itself
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help(env.stdout)
+        return ExitCode.USAGE
+    try:
+        return COMMANDS[args.command](args, env)
+    except HardcaseError as exc:
+        print(f"hardcase: error: {exc}", file=env.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hardcase: interrupted", file=env.stderr)
+        return ExitCode.INTERRUPTED
+
+
+def entry() -> None:
+    sys.exit(main())

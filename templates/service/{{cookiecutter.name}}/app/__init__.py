@@ -1,0 +1,3 @@
+{% if cookiecutter._hc.with_app and cookiecutter._hc.language == "python" -%}
+"""{{ cookiecutter.name }} service."""
+{% endif -%}
