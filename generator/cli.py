@@ -67,7 +67,60 @@ def _build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--force", action="store_true", help="replace an existing output file")
     check = seccomp_commands.add_parser("check", help="compile a profile with libseccomp and report problems")
     check.add_argument("profile", type=Path)
+    pin = commands.add_parser("pin", help="pin base images to tag@sha256 digests through the registry API")
+    pin.add_argument("paths", nargs="*", type=Path, default=[Path(".")], metavar="DIR|FILE")
+    pin.add_argument("--check", action="store_true", help="write nothing; exit 1 if any reference is unpinned")
+    pin.add_argument("--update", action="store_true", help="re-resolve references that are already pinned")
+    pin.add_argument("--registry-mirror", default="", metavar="HOST[:PORT][/PREFIX]",
+                     help="rewrite public image names onto this mirror and resolve there")
+    pin.add_argument("--no-backup", action="store_true", help="do not keep FILE.hardcase.bak copies")
+    verify = commands.add_parser("verify", help="build and run the service in a real engine and prove each control")
+    verify.add_argument("dest", nargs="?", default=".", type=Path, metavar="DIR")
+    verify.add_argument("--format", choices=["text", "json"], default="text")
+    verify.add_argument("--no-build", action="store_true", help="use the image already tagged in compose.yaml")
+    verify.add_argument("--ca-bundle", type=Path, default=Path("/etc/ssl/certs/ca-certificates.crt"),
+                        help="CA bundle passed to the build as secret ca_bundle (if the file exists)")
+    verify.add_argument("--allow-cap", action="append", default=[], metavar="CAP",
+                        help="a capability the service is allowed to keep (repeatable)")
+    verify.add_argument("--keep", action="store_true", help="leave the service running for inspection")
     return parser
+
+
+def _cmd_verify(args: argparse.Namespace, env: Environment) -> int:
+    from .verify import render_text, tty_progress, verify
+
+    card = verify(args.dest, build=not args.no_build, ca_bundle=args.ca_bundle, allowed_caps=args.allow_cap,
+                  progress=tty_progress(env.stderr), keep=args.keep)
+    env.stdout.write(card.to_json() + "\n" if args.format == "json" else render_text(card))
+    return ExitCode.OK if card.passed else ExitCode.FINDINGS
+
+
+def _cmd_pin(args: argparse.Namespace, env: Environment) -> int:
+    from . import pin
+    from .registry import resolve_digest
+    from .scaffold import write_atomic
+
+    files = pin.discover(args.paths)
+    refs = [ref for path in files for ref in pin.references(path)]
+    if args.check:
+        unpinned = [ref for ref in refs if not ref.pinned]
+        for ref in unpinned:
+            print(f"{ref.path}:{ref.line}: unpinned image {ref.text}", file=env.stdout)
+        print(f"{len(refs) - len(unpinned)}/{len(refs)} image references pinned", file=env.stdout)
+        return ExitCode.FINDINGS if unpinned else ExitCode.OK
+    changes = pin.plan_changes(refs, args.update, args.registry_mirror, resolve_digest)
+    for path in files:
+        mine = [c for c in changes if c.ref.path == path]
+        if not mine:
+            continue
+        new_text = pin.apply_changes(path, mine)
+        if not args.no_backup:
+            write_atomic(path.with_name(path.name + pin.BACKUP_SUFFIX), path.read_bytes())
+        write_atomic(path, new_text.encode("utf-8"), path.stat().st_mode & 0o777)
+        for change in mine:
+            print(f"{path}:{change.ref.line}: {change.ref.text} -> {change.new_text}", file=env.stdout)
+    print(f"{len(changes)} reference(s) updated in {len({c.ref.path for c in changes})} file(s)", file=env.stdout)
+    return ExitCode.OK
 
 
 def _cmd_new(args: argparse.Namespace, env: Environment) -> int:
@@ -165,7 +218,7 @@ def _cmd_seccomp(args: argparse.Namespace, env: Environment) -> int:
     return ExitCode.FINDINGS if problems else ExitCode.OK
 
 
-COMMANDS = {"new": _cmd_new, "presets": _cmd_presets, "seccomp": _cmd_seccomp}
+COMMANDS = {"new": _cmd_new, "pin": _cmd_pin, "verify": _cmd_verify, "presets": _cmd_presets, "seccomp": _cmd_seccomp}
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:

@@ -54,8 +54,10 @@ for round in 1 2 3 4 5; do
         grep 'not found' "$work/ldd" | sort -u >&2
         die "shared libraries missing in the build stage"
     fi
-    awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }' "$work/ldd" \
-        | sort -u >"$work/deps"
+    # "lib => /path (0x..)" and the loader line "/path (0x..)"; "/file:" headers and libraries
+    # already inside OUT (found through $ORIGIN) are skipped.
+    awk -v out="$out/" '$2 == "=>" && $3 ~ /^\// { print $3 } NF == 2 && $1 ~ /^\// && $2 ~ /^\(0x/ { print $1 }' "$work/ldd" \
+        | grep -v "^$out/" | sort -u >"$work/deps" || true
     : >"$work/add"
     while IFS= read -r dep; do
         for p in "$dep" "$(readlink -f "$dep")"; do
