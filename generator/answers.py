@@ -8,6 +8,7 @@ templates only ever insert it, they never evaluate it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -23,9 +24,13 @@ MEMORY_RE = re.compile(r"^[1-9][0-9]{0,5}[mg]$")
 CPUS_RE = re.compile(r"^[0-9]{1,2}(\.[0-9]{1,2})?$")
 MIRROR_RE = re.compile(r"^[a-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9._-]+)*$")
 DESCRIPTION_MAX = 200
+# Control characters (C0, DEL and C1, which include NEL), line and paragraph separators, and lone
+# surrogates (what undecodable bytes in argv become): each would break a line or the UTF-8 encoding.
+UNPRINTABLE_CATEGORIES = ("Cc", "Zl", "Zp", "Cs")
 PUBLISH_CHOICES = ("localhost", "all", "none")
 # Paths a tmpfs must never hide: the app itself, the interpreter, system config.
-FORBIDDEN_WRITABLE = ("/", "/app", "/opt/app", "/usr", "/bin", "/lib", "/etc", "/proc", "/sys", "/dev", "/run/secrets")
+FORBIDDEN_WRITABLE = ("/", "/app", "/opt/app", "/usr", "/bin", "/lib", "/etc", "/proc", "/sys", "/dev",
+                      "/run/secrets")
 
 
 @dataclass(frozen=True)
@@ -72,16 +77,21 @@ def _lang(p: Partial) -> catalog.Language:
 
 
 def _check_name(value: str, _: Partial) -> str | None:
-    if not NAME_RE.match(value):
-        return "must be a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, at most 63 characters"
+    if not NAME_RE.fullmatch(value):
+        return ("must be a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, "
+                "at most 63 characters")
     return None
 
 
 def _check_description(value: str, _: Partial) -> str | None:
     if len(value) > DESCRIPTION_MAX:
         return f"must be at most {DESCRIPTION_MAX} characters"
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if any(unicodedata.category(ch) in UNPRINTABLE_CATEGORIES for ch in value):
         return "must be one line of text without control characters"
+    if "\\" in value:
+        # A Dockerfile LABEL value cannot carry a backslash that every parser reads the same way:
+        # BuildKit unescapes '\\' but hadolint's parser rejects '\\' before a quote.
+        return "must not contain a backslash"
     return None
 
 
@@ -99,7 +109,7 @@ def _check_ports(value: tuple[int, ...], p: Partial) -> str | None:
 def _check_paths(value: tuple[str, ...], _: Partial) -> str | None:
     for path in value:
         parts = path.split("/")
-        if not PATH_RE.match(path) or ".." in parts or "." in parts or "//" in path:
+        if not PATH_RE.fullmatch(path) or ".." in parts or "." in parts or "//" in path:
             return f"{path!r} is not an absolute, normalised path"
         if path.rstrip("/") in FORBIDDEN_WRITABLE or path.rstrip("/") == "":
             return f"{path!r} must stay read-only"
@@ -110,7 +120,7 @@ def _check_paths(value: tuple[str, ...], _: Partial) -> str | None:
 
 def _check_secrets(value: tuple[str, ...], _: Partial) -> str | None:
     for name in value:
-        if not SECRET_RE.match(name):
+        if not SECRET_RE.fullmatch(name):
             return f"{name!r} is not a valid secret name (a-z, 0-9, '_', starting with a letter)"
     if len(set(value)) != len(value):
         return "secret names must be unique"
@@ -118,11 +128,11 @@ def _check_secrets(value: tuple[str, ...], _: Partial) -> str | None:
 
 
 def _check_memory(value: str, _: Partial) -> str | None:
-    return None if MEMORY_RE.match(value) else "must look like 256m or 1g"
+    return None if MEMORY_RE.fullmatch(value) else "must look like 256m or 1g"
 
 
 def _check_cpus(value: str, _: Partial) -> str | None:
-    if not CPUS_RE.match(value) or float(value) <= 0:
+    if not CPUS_RE.fullmatch(value) or float(value) <= 0:
         return "must be a positive number of CPUs such as 0.5 or 2"
     return None
 
@@ -132,7 +142,7 @@ def _check_pids(value: int, _: Partial) -> str | None:
 
 
 def _check_mirror(value: str, _: Partial) -> str | None:
-    if value and not MIRROR_RE.match(value):
+    if value and not MIRROR_RE.fullmatch(value):
         return "must look like HOST[:PORT][/PREFIX]"
     return None
 
@@ -148,24 +158,29 @@ QUESTIONS: tuple[Question, ...] = (
              "str", default=lambda p: "my-service", check=_check_name),
     Question("description", "One line describing the service (free text, stored as an image label).",
              "str", default=lambda p: "A hardened service", check=_check_description),
-    Question("publish", "Where ports are published: localhost (127.0.0.1), all interfaces, or none (internal backend).",
+    Question("publish",
+             "Where ports are published: localhost (127.0.0.1), all interfaces, or none (internal backend).",
              "choice", default=lambda p: "localhost", choices=lambda p: PUBLISH_CHOICES),
-    Question("ports", "Ports the service listens on (1024-65535; the first one is served and health-checked).",
+    Question("ports",
+             "Ports the service listens on (1024-65535; the first one is served and health-checked).",
              "ints", default=lambda p: (_lang(p).default_port,), check=_check_ports),
-    Question("writable_paths", "Paths the app writes to; each becomes a small noexec tmpfs, the rest is read-only.",
-             "strs", default=lambda p: ("/tmp",), check=_check_paths),
+    Question("writable_paths",
+             "Paths the app writes to; each becomes a small noexec tmpfs, the rest is read-only.",
+             "strs", default=lambda p: ("/tmp",), check=_check_paths),  # noqa: S108 (a tmpfs in the container)
     Question("secrets", "Secret names; each is mounted at /run/secrets/NAME and passed as NAME_FILE.",
              "strs", default=lambda p: (), check=_check_secrets),
     Question("memory", "Memory limit (e.g. 256m, 1g).", "str", default=lambda p: "256m", check=_check_memory),
     Question("cpus", "CPU limit in CPUs (e.g. 0.5).", "str", default=lambda p: "0.50", check=_check_cpus),
     Question("pids", "Maximum number of processes and threads (stops fork bombs).", "int",
              default=lambda p: 128, check=_check_pids),
-    Question("flavour", "Runtime base image: distroless has no shell or package manager (smallest attack surface).",
+    Question("flavour",
+             "Runtime base image: distroless has no shell or package manager (smallest attack surface).",
              "choice", default=lambda p: _lang(p).flavours[p["runtime_version"]][0],
              choices=lambda p: _lang(p).flavours[p["runtime_version"]]),
     Question("with_app", "Also write a minimal runnable app with a /healthz endpoint.", "bool",
              default=lambda p: False),
-    Question("registry_mirror", "Registry mirror HOST[:PORT][/PREFIX] that base images are pulled through ('' = none).",
+    Question("registry_mirror",
+             "Registry mirror HOST[:PORT][/PREFIX] that base images are pulled through ('' = none).",
              "str", default=lambda p: "", check=_check_mirror),
     Question("syntax_line", "Add a '# syntax=' line (pulls the Dockerfile frontend image at build time).",
              "bool", default=lambda p: False),
@@ -221,7 +236,8 @@ def coerce(question: Question, raw: Any) -> Any:
     return tuple(items)
 
 
-def resolve(layers: list[Mapping[str, Any]], ask: Callable[[Question, Any, Partial], Any] | None = None) -> Answers:
+def resolve(layers: list[Mapping[str, Any]],
+            ask: Callable[[Question, Any, Partial], Any] | None = None) -> Answers:
     """Combine layers (lowest first) into validated Answers, asking for interactive keys if `ask` is given.
 
     Unknown keys are rejected so a typo in a preset or answers file never passes silently.

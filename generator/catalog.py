@@ -58,7 +58,7 @@ def images() -> dict[str, BaseImage]:
     result: dict[str, BaseImage] = {}
     for ref, entry in raw["images"].items():
         digest = entry.get("digest")
-        if not isinstance(digest, str) or not DIGEST_RE.match(digest):
+        if not isinstance(digest, str) or not DIGEST_RE.fullmatch(digest):
             raise UsageError(f"base-image catalog: {ref} has no valid sha256 digest")
         result[ref] = BaseImage(ref=ref, digest=digest, source=str(entry.get("source", "")))
     return result

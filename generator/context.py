@@ -16,6 +16,11 @@ from .resources import DATA_DIR
 from .yamlio import load_yaml_file
 
 HEALTHCHECK_PATH = "/healthz"
+# The app listens on all of the container's own interfaces so the published port reaches it; what
+# the host exposes is decided by compose (127.0.0.1 by default).
+IN_CONTAINER_ALL_INTERFACES = "0.0.0.0"  # noqa: S104
+# gunicorn's worker heartbeat files live on the /tmp tmpfs because the root filesystem is read-only.
+WORKER_TMP = "/tmp"  # noqa: S108
 SECCOMP_FILE = "seccomp.json"
 TMPFS_SIZE = "64m"
 # Opt-in only: BuildKit pulls this frontend image from Docker Hub at build time (fails offline).
@@ -47,10 +52,10 @@ def _entrypoint(answers: Answers, interpreter: str | None, port: int) -> list[st
     if answers.language == "python":
         assert interpreter
         if answers.framework == "fastapi":
-            return [interpreter, "-m", "uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", str(port),
-                    "--no-server-header"]
-        return [interpreter, "-m", "gunicorn", "--bind", f"0.0.0.0:{port}", "--workers", "2",
-                "--worker-tmp-dir", "/tmp", "app.main:app"]
+            return [interpreter, "-m", "uvicorn", "app.main:app", "--host", IN_CONTAINER_ALL_INTERFACES,
+                    "--port", str(port), "--no-server-header"]
+        return [interpreter, "-m", "gunicorn", "--bind", f"{IN_CONTAINER_ALL_INTERFACES}:{port}", "--workers", "2",
+                "--worker-tmp-dir", WORKER_TMP, "--no-control-socket", "app.main:app"]
     if answers.language == "node":
         assert interpreter
         return [interpreter, "src/server.js"]

@@ -66,7 +66,8 @@ def run(argv: list[str], *, check: bool = True, timeout: float = DEFAULT_TIMEOUT
     result = Result(completed.returncode, completed.stdout, completed.stderr)
     if check and completed.returncode != 0:
         tail = (completed.stderr.strip() or completed.stdout.strip()).splitlines()[-1:] or ["no output"]
-        raise EngineError(f"{' '.join(Path(a).name if i == 0 else a for i, a in enumerate(argv[:3]))} failed: {tail[0]}")
+        command = " ".join([Path(argv[0]).name, *argv[1:3]])
+        raise EngineError(f"{command} failed: {tail[0]}")
     return result
 
 

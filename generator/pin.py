@@ -92,10 +92,7 @@ def dockerfile_references(path: Path, text: str) -> list[Reference]:
         if command.cmd.upper() != "FROM" or not command.value:
             continue
         image = command.value[0]
-        if len(command.value) >= 3 and command.value[1].upper() == "AS":
-            stage = command.value[2].lower()
-        else:
-            stage = None
+        stage = command.value[2].lower() if len(command.value) >= 3 and command.value[1].upper() == "AS" else None
         if image.lower() in stages or image == "scratch" or "$" in image:
             if stage:
                 stages.add(stage)
@@ -121,8 +118,8 @@ def compose_references(path: Path, text: str) -> list[Reference]:
         data = YAML(typ="rt").load(text)
     except YAMLError as exc:
         raise UsageError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    services = data.get("services") if hasattr(data, "get") else None
-    if not hasattr(services, "items"):
+    services = data.get("services") if isinstance(data, dict) else None
+    if not isinstance(services, dict):
         return []
     offsets = _line_offsets(text)
     refs = []

@@ -7,6 +7,7 @@ file appears whole or not at all (temporary file in the same directory, then ren
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -75,12 +76,31 @@ def apply(dest: Path, plan: list[FileOp], force: bool = False) -> list[Step]:
         names = ", ".join(str(s.op.path) for s in conflicts)
         raise ConflictError(f"would overwrite {names} in {dest}; nothing written (use --force to replace)")
     ancestor = _writable_ancestor(dest)
+    if not ancestor.is_dir():
+        raise UsageError(f"{ancestor} is not a directory; nothing written")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise UsageError(f"{ancestor} is not writable; nothing written")
-    for step in steps:
-        if step.action is Action.UNCHANGED:
-            continue
-        write_atomic(step.target, step.op.content, step.op.mode)
+    new_dirs = sorted({parent for step in steps for parent in step.target.parents
+                       if parent.is_relative_to(ancestor) and parent != ancestor and not parent.exists()},
+                      key=lambda p: len(p.parts), reverse=True)
+    created: list[Path] = []
+    try:
+        for step in steps:
+            if step.action is Action.UNCHANGED:
+                continue
+            write_atomic(step.target, step.op.content, step.op.mode)
+            if step.action is Action.CREATE:
+                created.append(step.target)
+    except OSError as exc:
+        # Root passes every permission check, so the kernel (read-only or virtual filesystems, full
+        # disks) is the last word: undo what this run created and report it on one line.
+        for path in reversed(created):
+            path.unlink(missing_ok=True)
+        for directory in new_dirs:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        reason = exc.strerror or exc.__class__.__name__
+        raise UsageError(f"cannot write {exc.filename or dest}: {reason}; nothing written") from None
     return steps
 
 

@@ -43,6 +43,7 @@ class Row:
 class Scorecard:
     service: str
     image: str
+    project: str
     rows: list[Row]
     build_seconds: float
     healthy_seconds: float
@@ -147,6 +148,8 @@ def _wait_healthy(container: str, progress: Callable[[str], None]) -> float:
         progress(f"waiting for healthy: {health or state.get('Status')} ({elapsed:.0f} s)")
         if health == "healthy":
             return elapsed
+        if health is None and state.get("Status") == "running" and elapsed >= 5:
+            return elapsed  # no health check configured: the healthcheck row will say so
         if state.get("Status") in ("exited", "dead") or health == "unhealthy":
             logs = engine.docker("logs", "--tail", "5", container, check=False)
             tail = (logs.stderr or logs.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -236,8 +239,8 @@ def verify(directory: Path, *, build: bool = True, ca_bundle: Path | None = DEFA
                 progress("cleaning up")
                 engine.compose(directory, compose_name, files, "down", "--volumes", "--remove-orphans",
                                "--timeout", "5", check=False, timeout=120)
-    return Scorecard(project.service_name, project.image, rows, round(build_seconds, 1), round(healthy_seconds, 1),
-                     int(image.get("Size") or 0))
+    return Scorecard(project.service_name, project.image, compose_name, rows, round(build_seconds, 1),
+                     round(healthy_seconds, 1), int(image.get("Size") or 0))
 
 
 def _seccomp_path(project: Project) -> Path | None:

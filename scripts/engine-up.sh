@@ -60,6 +60,8 @@ die() { printf '%s [engine-up] ERROR: %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 1
 
 [ "$(id -u)" = 0 ] || die "run as root (apt-get, dockerd and debootstrap need it)"
 mkdir -p "$CACHE_DIR" "$LOG_DIR" "$DL_DIR" "$REGISTRY_DIR"
+RESULT_DIR=$(mktemp -d)
+trap 'rm -rf "$RESULT_DIR"' EXIT
 
 # One run at a time. The lock fd is closed for the daemons started below (9>&-).
 exec 9>"$CACHE_DIR/engine-up.lock"
@@ -96,28 +98,47 @@ fi
 [ -x "$DOCKER" ] || DOCKER=$(command -v "$DOCKER") || die "HARDCASE_DOCKER=$DOCKER is not executable"
 client_version=$("$DOCKER" --version | sed -n 's/^Docker version \([^ ,]*\).*/\1/p')
 log "docker client: $DOCKER ($client_version)"
+BUILDKIT_PROBLEM=
 case "$client_version" in
-    1[0-9].* | 20.*) ;;  # BuildKit built into the client
+    1[0-9].* | 20.* | 22.*) ;;  # BuildKit built into the client
     *) "$DOCKER" buildx version >/dev/null 2>&1 \
-        || die "$DOCKER ($client_version) needs the buildx plugin for BuildKit builds; use HARDCASE_DOCKER=/usr/bin/docker (Debian's docker.io client)" ;;
+        || BUILDKIT_PROBLEM="$DOCKER ($client_version) needs the buildx plugin for BuildKit builds, which is missing; use HARDCASE_DOCKER=/usr/bin/docker (Debian's docker.io client)" ;;
 esac
+[ -z "$BUILDKIT_PROBLEM" ] || log "WARNING: $BUILDKIT_PROBLEM (fatal only if a stand-in must be built)"
 
 if "$DOCKER" info >/dev/null 2>&1; then
     log "dockerd answers"
 else
-    log "starting dockerd (log $DOCKERD_LOG)"
     command -v dockerd >/dev/null || die "dockerd not found (is docker.io installed?)"
-    # nohup + setsid: dockerd outlives this script and its session.
-    setsid nohup dockerd --host unix:///var/run/docker.sock </dev/null >>"$DOCKERD_LOG" 2>&1 9>&- &
-    dockerd_pid=$!
+    dockerd_log_tail() {  # this start's part of the log
+        awk '/^=== engine-up.sh: starting dockerd/ { n = 0 } { line[n++] = $0 } END { for (i = (n > 40 ? n - 40 : 0); i < n; i++) print line[i] }' "$DOCKERD_LOG" >&2
+    }
+    dockerd_pid=
+    old_pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+    if [ -n "$old_pid" ] && [ "$(cat "/proc/$old_pid/comm" 2>/dev/null || true)" = dockerd ]; then
+        # A dockerd is running but does not answer yet (still starting?): wait for it.
+        dockerd_pid=$old_pid
+        log "dockerd (pid $dockerd_pid) is running but 'docker info' does not answer yet; waiting"
+    else
+        if [ -n "$old_pid" ]; then
+            # Left by a dockerd that was killed (e.g. at the end of a CI job): dockerd refuses to start.
+            log "removing stale /var/run/docker.pid (pid $old_pid is not running)"
+            rm -f /var/run/docker.pid
+        fi
+        log "starting dockerd (log $DOCKERD_LOG)"
+        echo "=== engine-up.sh: starting dockerd at $(date -u +%FT%TZ)" >>"$DOCKERD_LOG"
+        # nohup + setsid: dockerd outlives this script and its session.
+        setsid nohup dockerd --host unix:///var/run/docker.sock </dev/null >>"$DOCKERD_LOG" 2>&1 9>&- &
+        dockerd_pid=$!
+    fi
     deadline=$(($(date +%s) + DOCKERD_TIMEOUT))
     until "$DOCKER" info >/dev/null 2>&1; do
         if ! kill -0 "$dockerd_pid" 2>/dev/null; then
-            tail -n 40 "$DOCKERD_LOG" >&2
+            dockerd_log_tail
             die "dockerd exited during startup (log above, full log $DOCKERD_LOG)"
         fi
         if [ "$(date +%s)" -ge "$deadline" ]; then
-            tail -n 40 "$DOCKERD_LOG" >&2
+            dockerd_log_tail
             die "dockerd did not answer 'docker info' within ${DOCKERD_TIMEOUT}s (log above, full log $DOCKERD_LOG)"
         fi
         sleep 1
@@ -195,9 +216,11 @@ want_rebuild() {  # SHORTNAME
     return 1
 }
 
-recipe_hash() {  # RECIPE_DIR EXTRA... -> short hash of the recipe files, _lib and the inputs
+recipe_hash() {  # RECIPE_DIR EXTRA... -> short hash of the recipe files (+ _lib if used) and the inputs
+    local dirs=("$1")
+    grep -q '_lib/' "$STANDINS_DIR/$1/Dockerfile" && dirs+=(_lib)
     {
-        (cd "$STANDINS_DIR" && find "$1" _lib -type f -print0 | sort -z | xargs -0 sha256sum)
+        (cd "$STANDINS_DIR" && find "${dirs[@]}" -type f -print0 | sort -z | xargs -0 sha256sum)
         shift
         printf '%s\n' "$@"
     } | sha256sum | cut -c1-16
@@ -255,6 +278,7 @@ build_and_push() {  # REPO TAG RECIPE CONTEXT HASH [docker build args...]
     shift 5
     local ref=$REG/$repo:$tag blog=$LOG_DIR/build-$recipe.log t0
     t0=$(date +%s)
+    [ -z "$BUILDKIT_PROBLEM" ] || die "cannot build $ref: $BUILDKIT_PROBLEM"
     log "building $ref from scripts/standins/$recipe (log $blog)"
     if ! DOCKER_BUILDKIT=1 "$DOCKER" build --progress=plain \
             --label "$RECIPE_LABEL=$hash" \
@@ -292,6 +316,7 @@ ensure_image() {
     fi
     [ -n "$digest" ] || die "registry has no digest for $REG/$repo:$tag"
     DIGEST[$repo:$tag]=$digest
+    printf '%s %s\n' "${STATUS[$repo:$tag]}" "$digest" >"$RESULT_DIR/${repo//\//_}:$tag"
 }
 
 # --- downloads on the host ---------------------------------------------------------------------
@@ -306,9 +331,14 @@ node_arch() {
 npm_fetch() {  # SPEC -> path of the package tarball in $DL_DIR (npm pack, or the registry API)
     local spec=$1 name range file
     if command -v npm >/dev/null 2>&1; then
-        file=$(cd "$DL_DIR" && npm pack --silent "$spec" 2>>"$LOG_DIR/npm.log" | tail -n 1) \
-            || { tail -n 20 "$LOG_DIR/npm.log" >&2; die "npm pack $spec failed"; }
-        [ -s "$DL_DIR/$file" ] || die "npm pack $spec produced no file"
+        # A private directory, then a rename: parallel builds may fetch the same package.
+        local tmp
+        tmp=$(mktemp -d "$DL_DIR/.npm-pack.XXXXXX")
+        file=$(cd "$tmp" && npm pack --silent "$spec" 2>>"$LOG_DIR/npm.log" | tail -n 1) \
+            || { tail -n 20 "$LOG_DIR/npm.log" >&2; rm -rf "$tmp"; die "npm pack $spec failed"; }
+        [ -n "$file" ] && [ -s "$tmp/$file" ] || { rm -rf "$tmp"; die "npm pack $spec produced no file"; }
+        mv -f "$tmp/$file" "$DL_DIR/$file"
+        rm -rf "$tmp"
         printf '%s\n' "$DL_DIR/$file"
         return
     fi
@@ -326,8 +356,8 @@ vs = [v for v in doc["versions"] if all(p.isdigit() for p in v.split("."))
 print(doc["versions"][max(vs, key=key)]["dist"]["tarball"])' "$range") || die "cannot resolve $spec on the npm registry"
     file=$DL_DIR/${url##*/}
     if [ ! -s "$file" ]; then
-        curl -fsSL -o "$file.tmp" "$url" || die "download of $url failed"
-        mv -f "$file.tmp" "$file"
+        curl -fsSL -o "$file.$$" "$url" || die "download of $url failed"
+        mv -f "$file.$$" "$file"
     fi
     printf '%s\n' "$file"
 }
@@ -369,43 +399,57 @@ go_fetch() {  # -> sets GO_ROOT_DIR (an unpacked go/ tree) and GO_VERSION
 # --- the minbase rootfs (debootstrap) ---------------------------------------------------------
 MINBASE_REPO=hardcase/debootstrap-minbase
 MINBASE_TAG=bookworm
+make_minbase_tarball() {  # ROOTFS_DIR TARBALL: debootstrap, prune like debian -slim, tar
+    local rootfs=$1 tarball=$2
+    if [ -d "$rootfs" ]; then
+        findmnt -R -n -o TARGET --list | grep -F "$rootfs/" | sort -r | xargs -r umount -l || true
+        rm -rf --one-file-system "$rootfs"
+    fi
+    if ! debootstrap --variant=minbase --merged-usr bookworm "$rootfs" "$DEBIAN_MIRROR" \
+            >"$LOG_DIR/debootstrap.log" 2>&1; then
+        tail -n 30 "$LOG_DIR/debootstrap.log" >&2
+        findmnt -R -n -o TARGET --list | grep -F "$rootfs/" | sort -r | xargs -r umount -l || true
+        die "debootstrap failed (log above, full log $LOG_DIR/debootstrap.log)"
+    fi
+    # What docker provides at run time and caches stay out of the image; docs, manuals and
+    # translations go as in the official -slim images (the recipe's dpkg.cfg.d keeps them out later).
+    rm -f "$rootfs/etc/resolv.conf" "$rootfs/etc/hostname"
+    rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
+        "$rootfs"/var/cache/debconf/*-old "$rootfs"/var/log/*.log "$rootfs"/var/log/apt/*
+    find "$rootfs/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+    find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
+    rm -rf "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/* \
+        "$rootfs"/usr/share/groff/* "$rootfs"/usr/share/lintian/* "$rootfs"/usr/share/linda/*
+    tar -C "$rootfs" --numeric-owner -cf "$tarball.tmp" \
+        --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' --exclude='./run/*' .
+    mv -f "$tarball.tmp" "$tarball"
+    rm -rf --one-file-system "$rootfs"
+}
 ensure_minbase() {  # sets MINBASE_REF (pinned by digest)
-    local digest tarball=$CACHE_DIR/bookworm-minbase.tar rootfs=$CACHE_DIR/rootfs.tmp t0
-    digest=$(reg_digest "$MINBASE_REPO" "$MINBASE_TAG")
-    if [ -z "$digest" ] || want_rebuild minbase; then
+    local digest hash tarball t0
+    # The rootfs recipe is make_minbase_tarball itself (+ the mirror).
+    hash=$({ declare -f make_minbase_tarball; echo "$DEBIAN_MIRROR"; } | sha256sum | cut -c1-16)
+    tarball=$CACHE_DIR/bookworm-minbase-$hash.tar
+    if want_rebuild minbase || ! reg_has_recipe "$MINBASE_REPO" "$MINBASE_TAG" "$hash"; then
         if [ ! -s "$tarball" ] || want_rebuild minbase; then
             t0=$(date +%s)
             log "debootstrap --variant=minbase bookworm from $DEBIAN_MIRROR (log $LOG_DIR/debootstrap.log)"
-            if [ -d "$rootfs" ]; then
-                findmnt -R -n -o TARGET --list | grep -F "$rootfs/" | sort -r | xargs -r umount -l || true
-                rm -rf --one-file-system "$rootfs"
-            fi
-            if ! debootstrap --variant=minbase --merged-usr bookworm "$rootfs" "$DEBIAN_MIRROR" \
-                    >"$LOG_DIR/debootstrap.log" 2>&1; then
-                tail -n 30 "$LOG_DIR/debootstrap.log" >&2
-                findmnt -R -n -o TARGET --list | grep -F "$rootfs/" | sort -r | xargs -r umount -l || true
-                die "debootstrap failed (log above)"
-            fi
-            # What docker provides at run time, and caches, stay out of the image.
-            rm -f "$rootfs/etc/resolv.conf" "$rootfs/etc/hostname"
-            rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb
-            tar -C "$rootfs" --numeric-owner -cf "$tarball.tmp" \
-                --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' --exclude='./run/*' .
-            mv -f "$tarball.tmp" "$tarball"
-            rm -rf --one-file-system "$rootfs"
+            rm -f "$CACHE_DIR"/bookworm-minbase-*.tar
+            make_minbase_tarball "$CACHE_DIR/rootfs.tmp" "$tarball"
             log "rootfs cached in $tarball ($(du -h "$tarball" | cut -f1), $(($(date +%s) - t0))s)"
         else
             log "using cached rootfs $tarball"
         fi
-        "$DOCKER" import --change 'CMD ["bash"]' "$tarball" "$REG/$MINBASE_REPO:$MINBASE_TAG" >/dev/null
+        "$DOCKER" import --change 'CMD ["bash"]' --change "LABEL $RECIPE_LABEL=$hash" \
+            "$tarball" "$REG/$MINBASE_REPO:$MINBASE_TAG" >/dev/null
         "$DOCKER" push "$REG/$MINBASE_REPO:$MINBASE_TAG" >"$LOG_DIR/push-minbase.log" 2>&1 \
             || { tail -n 20 "$LOG_DIR/push-minbase.log" >&2; die "pushing the minbase image failed"; }
-        digest=$(reg_digest "$MINBASE_REPO" "$MINBASE_TAG")
-        [ -n "$digest" ] || die "registry has no digest for the minbase image"
         STATUS[$MINBASE_REPO:$MINBASE_TAG]=built
     else
         STATUS[$MINBASE_REPO:$MINBASE_TAG]=cached
     fi
+    digest=$(reg_digest "$MINBASE_REPO" "$MINBASE_TAG")
+    [ -n "$digest" ] || die "registry has no digest for the minbase image"
     DIGEST[$MINBASE_REPO:$MINBASE_TAG]=$digest
     MINBASE_REF=$REG/$MINBASE_REPO:$MINBASE_TAG@$digest
 }
@@ -450,22 +494,49 @@ debian_mirrors
 log "Debian mirror $DEBIAN_MIRROR, security $SECURITY_MIRROR"
 
 ensure_image debian library/debian 12-slim debian-12-slim prep_debian \
-    "mirror=$DEBIAN_MIRROR" "security=$SECURITY_MIRROR"
+    "mirror=$DEBIAN_MIRROR" "security=$SECURITY_MIRROR" "rootfs=$(declare -f make_minbase_tarball | sha256sum)"
 DEBIAN_DIGEST=${DIGEST[library/debian:12-slim]}
 DEBIAN_REF=$REG/library/debian:12-slim@$DEBIAN_DIGEST
 
-ensure_image python library/python 3.11-slim-bookworm python-3.11-slim-bookworm prep_on_debian \
-    "base=$DEBIAN_DIGEST"
-ensure_image distroless-python gcr.io/distroless/python3-debian12 nonroot distroless-python3-debian12 prep_on_debian \
-    "base=$DEBIAN_DIGEST"
-ensure_image distroless-static gcr.io/distroless/static-debian12 nonroot distroless-static-debian12 prep_on_debian \
-    "base=$DEBIAN_DIGEST"
-ensure_image node library/node 24-bookworm-slim node-24-bookworm-slim prep_node \
-    "base=$DEBIAN_DIGEST" "node=$NODE_MAJOR/$(node_arch)" "npm=$NPM_SPEC" "yarn=$YARN_SPEC" "corepack=$COREPACK_SPEC"
-ensure_image distroless-node gcr.io/distroless/nodejs24-debian12 nonroot distroless-nodejs24-debian12 prep_distroless_node \
-    "base=$DEBIAN_DIGEST" "node=$NODE_MAJOR/$(node_arch)"
-ensure_image golang library/golang 1.27-bookworm golang-1.27-bookworm prep_golang \
-    "base=$DEBIAN_DIGEST" "go=$GO_SPEC"
+# The other stand-ins only need debian:12-slim: build them in parallel, each in a subshell.
+img_python() {
+    ensure_image python library/python 3.11-slim-bookworm python-3.11-slim-bookworm prep_on_debian \
+        "base=$DEBIAN_DIGEST"
+}
+img_distroless_python() {
+    ensure_image distroless-python gcr.io/distroless/python3-debian12 nonroot distroless-python3-debian12 \
+        prep_on_debian "base=$DEBIAN_DIGEST"
+}
+img_distroless_static() {
+    ensure_image distroless-static gcr.io/distroless/static-debian12 nonroot distroless-static-debian12 \
+        prep_on_debian "base=$DEBIAN_DIGEST"
+}
+img_node() {
+    ensure_image node library/node 24-bookworm-slim node-24-bookworm-slim prep_node \
+        "base=$DEBIAN_DIGEST" "node=$NODE_MAJOR/$(node_arch)" "npm=$NPM_SPEC" "yarn=$YARN_SPEC" "corepack=$COREPACK_SPEC"
+}
+img_distroless_node() {
+    ensure_image distroless-node gcr.io/distroless/nodejs24-debian12 nonroot distroless-nodejs24-debian12 \
+        prep_distroless_node "base=$DEBIAN_DIGEST" "node=$NODE_MAJOR/$(node_arch)"
+}
+img_golang() {
+    ensure_image golang library/golang 1.27-bookworm golang-1.27-bookworm prep_golang \
+        "base=$DEBIAN_DIGEST" "go=$GO_SPEC"
+}
+jobs_pids=()
+jobs_names=()
+for job in img_golang img_node img_distroless_node img_python img_distroless_python img_distroless_static; do
+    ("$job") &
+    jobs_pids+=($!)
+    jobs_names+=("$job")
+done
+failed_jobs=()
+for i in "${!jobs_pids[@]}"; do
+    wait "${jobs_pids[$i]}" || failed_jobs+=("${jobs_names[$i]#img_}")
+done
+[ "${#failed_jobs[@]}" -eq 0 ] || die "stand-in builds failed: ${failed_jobs[*]} (see the errors above and $LOG_DIR/build-*.log)"
+# Superseded builds of stand-ins (dangling, carrying our label) are dropped from the local store.
+"$DOCKER" image prune -f --filter "label=$RECIPE_LABEL" >/dev/null 2>&1 || true
 
 # ---------------------------------------------------------------------------------------------
 # 4. Compose
@@ -487,7 +558,8 @@ printf '\n%-62s %-8s %9s  %s\n' "IMAGE" "STATUS" "SIZE(MB)" "DIGEST"
 for key in library/debian:12-slim library/python:3.11-slim-bookworm library/node:24-bookworm-slim \
            library/golang:1.27-bookworm gcr.io/distroless/python3-debian12:nonroot \
            gcr.io/distroless/nodejs24-debian12:nonroot gcr.io/distroless/static-debian12:nonroot; do
-    printf '%-62s %-8s %9s  %s\n' "$REG/$key" "${STATUS[$key]}" "$(reg_size_mb "${key%:*}" "${key##*:}")" "${DIGEST[$key]}"
+    read -r status digest <"$RESULT_DIR/${key//\//_}"
+    printf '%-62s %-8s %9s  %s\n' "$REG/$key" "$status" "$(reg_size_mb "${key%:*}" "${key##*:}")" "$digest"
 done
 printf '(sizes: compressed, as stored in the registry; pull by digest as %s/NAME@sha256:...)\n\n' "$REG"
 log "done in $(($(date +%s) - START_TS))s: dockerd ($DOCKER info) and the registry http://$REG/v2/ are running"

@@ -1,0 +1,5 @@
+"""`python -m generator` runs the hardcase command line."""
+
+from .cli import entry
+
+entry()

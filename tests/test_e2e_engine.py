@@ -1,0 +1,180 @@
+"""End to end in a real engine: new (through the mirror) → pin → verify, for every preset.
+
+Then one negative test per control: weaken compose.yaml the way a careless edit would and show
+that `verify` fails exactly that row.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from generator import engine, seccomp
+from generator.cli import Environment, main
+from tests.engine_support import MIRROR, STANDIN_VERSIONS, require_engine
+
+pytestmark = pytest.mark.engine
+PRESETS = ["python-fastapi", "python-flask", "node-express", "go-stdlib"]
+PRESET_LANGUAGE = {"python-fastapi": "python", "python-flask": "python", "node-express": "node", "go-stdlib": "go"}
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), Environment(stdout=out, stderr=err, stdin_isatty=False))
+    return code, out.getvalue(), err.getvalue()
+
+
+def generate(dest: Path, preset: str) -> None:
+    language = PRESET_LANGUAGE[preset]
+    code, _, err = run("new", str(dest), "--preset", preset, "--with-app", "--no-input",
+                       "--registry-mirror", MIRROR, "--set", f"runtime_version={STANDIN_VERSIONS[language]}")
+    assert code == 0, err
+    code, out, err = run("pin", str(dest), "--update", "--no-backup")
+    assert code == 0, err
+    code, out, err = run("pin", str(dest), "--check")
+    assert code == 0, out + err
+
+
+def verify_json(dest: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    code, out, err = run("verify", str(dest), "--format", "json", *extra)
+    assert out.strip(), f"verify printed no scorecard: {err}"
+    return code, json.loads(out)
+
+
+def rows(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["id"]: row for row in card["rows"]}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _engine() -> None:
+    require_engine()
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_preset_builds_runs_and_proves_every_control(preset: str, tmp_path: Path) -> None:
+    dest = tmp_path / preset
+    generate(dest, preset)
+    dockerfile_text = (dest / "Dockerfile").read_text()
+    assert f"{MIRROR}/" in dockerfile_text
+    code, card = verify_json(dest, "--keep")
+    try:
+        failed = {row["id"]: row["evidence"] for row in card["rows"] if not row["passed"]}
+        assert failed == {}, failed
+        assert code == 0
+        assert len(card["rows"]) >= 18
+        # The service answers through its published port, on loopback.
+        port = json.loads(json.dumps(YAML(typ="safe").load((dest / ".hardcase.yml").read_text())["ports"]))[0]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+            assert response.status == 200
+            assert json.load(response)["service"] == card["service"]
+        # The engine runs the generated profile, not Docker's default.
+        language = PRESET_LANGUAGE[preset]
+        assert (dest / "seccomp.json").read_text() == seccomp.render_profile(language)
+        print(f"\n[e2e] {preset}: image {card['image_bytes'] / 1e6:.1f} MB, build {card['build_seconds']} s, "
+              f"healthy after {card['healthy_seconds']} s, {sum(r['passed'] for r in card['rows'])}/"
+              f"{len(card['rows'])} controls")
+    finally:
+        engine.compose(dest, card["project"], [dest / "compose.yaml"], "down", "--volumes", "--timeout", "5",
+                       check=False)
+
+
+def _edit_service(dest: Path, change: Any) -> None:
+    yaml = YAML()
+    path = dest / "compose.yaml"
+    data = yaml.load(path.read_text())
+    name = next(iter(data["services"]))
+    change(data["services"][name], data)
+    buffer = io.StringIO()
+    yaml.dump(data, buffer)
+    path.write_text(buffer.getvalue())
+
+
+@pytest.fixture(scope="module")
+def built_go_service(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One generated, pinned and built service; each negative test weakens a copy of its compose file."""
+    dest = tmp_path_factory.mktemp("negative") / "go-stdlib"
+    generate(dest, "go-stdlib")
+    code, card = verify_json(dest)
+    assert code == 0, [r for r in card["rows"] if not r["passed"]]
+    return dest
+
+
+def _drop(key: str) -> Any:
+    return lambda service, data: service.pop(key)
+
+
+def _set(key: str, value: Any) -> Any:
+    return lambda service, data: service.__setitem__(key, value)
+
+
+def _drop_limit(key: str) -> Any:
+    return lambda service, data: service["deploy"]["resources"]["limits"].pop(key)
+
+
+def _tmpfs_exec(service: Any, data: Any) -> None:
+    service["tmpfs"] = [entry.replace(",noexec", "") for entry in service["tmpfs"]]
+
+
+def _security_opt(replacement: list[str]) -> Any:
+    return lambda service, data: service.__setitem__("security_opt", replacement)
+
+
+def _publish_everywhere(service: Any, data: Any) -> None:
+    service["ports"] = [entry.replace("127.0.0.1:", "") for entry in service["ports"]]
+
+
+def _secret_in_env(service: Any, data: Any) -> None:
+    service["environment"]["API_TOKEN"] = "negative-test-secret-value"
+
+
+WEAKENINGS = {
+    "non-root-user": _set("user", "0:0"),
+    "capabilities": _set("cap_add", ["NET_RAW"]),
+    "no-new-privileges": _security_opt(["seccomp=seccomp.json"]),
+    "seccomp": _security_opt(["no-new-privileges:true", "seccomp=unconfined"]),
+    "read-only-rootfs": _drop("read_only"),
+    "memory-limit": _drop_limit("memory"),
+    "cpu-limit": _drop_limit("cpus"),
+    "pids-limit": _drop_limit("pids"),
+    "ulimits": _drop("ulimits"),
+    "localhost-ports": _publish_everywhere,
+    "healthcheck": _set("healthcheck", {"disable": True}),
+    "restart-policy": _set("restart", "unless-stopped"),
+    "own-network": lambda service, data: (service.pop("networks"), service.__setitem__("network_mode", "bridge")),
+    "runtime-secrets": _secret_in_env,
+    "log-rotation": _set("logging", {"driver": "json-file"}),
+    "host-isolation": _set("pid", "host"),
+    "init-process": _set("init", False),
+}
+
+
+@pytest.mark.parametrize("control", sorted(WEAKENINGS))
+def test_weakened_compose_fails_its_row(control: str, built_go_service: Path, tmp_path: Path) -> None:
+    import shutil
+
+    dest = tmp_path / "svc"
+    shutil.copytree(built_go_service, dest)
+    if control == "runtime-secrets":
+        (dest / "secrets").mkdir()
+        (dest / "secrets" / "api_token").write_text("negative-test-secret-value")
+    _edit_service(dest, WEAKENINGS[control])
+    code, card = verify_json(dest, "--no-build")
+    assert code == 1
+    assert rows(card)[control]["passed"] is False, rows(card)[control]
+
+
+def test_tmpfs_without_noexec_fails_read_only_row(built_go_service: Path, tmp_path: Path) -> None:
+    import shutil
+
+    dest = tmp_path / "svc"
+    shutil.copytree(built_go_service, dest)
+    _edit_service(dest, _tmpfs_exec)
+    code, card = verify_json(dest, "--no-build")
+    assert code == 1
+    assert rows(card)["read-only-rootfs"]["passed"] is False
