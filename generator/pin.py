@@ -126,6 +126,8 @@ def compose_references(path: Path, text: str) -> list[Reference]:
     for _, service in services.items():
         if not hasattr(service, "get") or not isinstance(service.get("image"), str):
             continue
+        if "build" in service:
+            continue  # the image is built here and only named by `image:`; there is nothing to pull
         line, column = service.lc.value("image")
         start = offsets[line] + column
         image = service["image"]

@@ -328,6 +328,8 @@ def _image_layers_contain(image: str, needle: bytes) -> bool:
                 if member.name.endswith(".tar"):
                     with tarfile.open(fileobj=handle) as layer:
                         for item in layer.getmembers():
+                            if not item.isfile():
+                                continue
                             data = layer.extractfile(item)
                             if data is not None and needle in data.read():
                                 return True
@@ -386,7 +388,8 @@ def host_isolation(t: Target) -> tuple[bool, str]:
         if source.endswith("docker.sock") or source in ("/", "/proc", "/sys", "/etc"):
             problems.append(f"mount {mount.get('Source')}")
     for kind in ("net", "pid", "ipc", "uts", "mnt"):
-        if hostproc.namespace(t.main_pid, kind) == hostproc.namespace(1, kind):
+        # verify runs on the engine's host, so its own namespaces are the host's.
+        if hostproc.namespace(t.main_pid, kind) == hostproc.namespace("self", kind):
             problems.append(f"shares the host {kind} namespace")
     if problems:
         return False, "; ".join(problems)

@@ -50,6 +50,8 @@ services:
     image: 'debian:12-slim'   # keep
   db:
     image: postgres:16
+  app:
+    image: app:1.0
     build: .
   other:
     build: .

@@ -15,8 +15,8 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    go build -ldflags="-s -w" -o /out/server . \
-    && go build -ldflags="-s -w" -o /out/healthcheck ./healthcheck
+    go build -ldflags="-s -w" -o /out/app/server . \
+    && go build -ldflags="-s -w" -o /out/app/healthcheck ./healthcheck
 
 # Runtime stage: {{ hc.flavour }} base{% if hc.flavour != "slim" %}: no shell, no libc, no package manager{% endif %}.
 FROM {{ hc.runtime_image }} AS runtime
@@ -29,14 +29,14 @@ LABEL org.opencontainers.image.title="{{ cookiecutter.name }}" \
 RUN groupadd --system --gid {{ hc.uid }} app \
     && useradd --system --uid {{ hc.uid }} --gid {{ hc.uid }} --no-create-home --shell /usr/sbin/nologin app
 {%- endif %}
+# The binaries, and /app itself, are owned by root: the runtime user can run them but not change
+# them. COPY creates /app (WORKDIR would create it as the base image's user).
+COPY --from=build --chown=0:0 /out/app /app
 WORKDIR /app
-# The binaries stay owned by root: the runtime user can run them but not change them.
-COPY --from=build --chown=0:0 /out/server /app/server
-COPY --from=build --chown=0:0 /out/healthcheck /app/healthcheck
 USER {{ hc.uid }}:{{ hc.uid }}
 {%- for port in hc.ports %}
 EXPOSE {{ port }}
 {%- endfor %}
-HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
     CMD {{ hc.healthcheck_json }}
 ENTRYPOINT {{ hc.entrypoint_json }}

@@ -27,15 +27,14 @@ ENV NODE_ENV=production
 RUN groupadd --system --gid {{ hc.uid }} app \
     && useradd --system --uid {{ hc.uid }} --gid {{ hc.uid }} --no-create-home --shell /usr/sbin/nologin app
 {%- endif %}
+# Application files, and /opt/app itself, are owned by root: the runtime user can read them but
+# not change them. COPY creates /opt/app (WORKDIR would create it as the base image's user).
+COPY --from=build --chown=0:0 /src /opt/app
 WORKDIR /opt/app
-# Application files stay owned by root: the runtime user can read them but not change them.
-COPY --from=build --chown=0:0 /src/package.json /opt/app/package.json
-COPY --from=build --chown=0:0 /src/node_modules /opt/app/node_modules
-COPY --from=build --chown=0:0 /src/src /opt/app/src
 USER {{ hc.uid }}:{{ hc.uid }}
 {%- for port in hc.ports %}
 EXPOSE {{ port }}
 {%- endfor %}
-HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
     CMD {{ hc.healthcheck_json }}
 ENTRYPOINT {{ hc.entrypoint_json }}

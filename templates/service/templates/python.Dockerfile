@@ -30,13 +30,14 @@ ENV PYTHONPATH=/opt/app/deps:/opt/app \
 RUN groupadd --system --gid {{ hc.uid }} app \
     && useradd --system --uid {{ hc.uid }} --gid {{ hc.uid }} --no-create-home --shell /usr/sbin/nologin app
 {%- endif %}
-WORKDIR /opt/app
-# Application files stay owned by root: the runtime user can read them but not change them.
+# Application files, and /opt/app itself, are owned by root: the runtime user can read them but
+# not change them. COPY creates /opt/app (WORKDIR would create it as the base image's user).
 COPY --from=build --chown=0:0 /opt/app /opt/app
+WORKDIR /opt/app
 USER {{ hc.uid }}:{{ hc.uid }}
 {%- for port in hc.ports %}
 EXPOSE {{ port }}
 {%- endfor %}
-HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
     CMD {{ hc.healthcheck_json }}
 ENTRYPOINT {{ hc.entrypoint_json }}
