@@ -118,7 +118,8 @@ def _drop_limit(key: str) -> Any:
 
 
 def _tmpfs_exec(service: Any, data: Any) -> None:
-    service["tmpfs"] = [entry.replace(",noexec", "") for entry in service["tmpfs"]]
+    # Docker mounts tmpfs noexec unless told otherwise, so weakening means asking for exec.
+    service["tmpfs"] = [entry.replace(",noexec", ",exec") for entry in service["tmpfs"]]
 
 
 def _security_opt(replacement: list[str]) -> Any:
