@@ -135,8 +135,16 @@ def _executables_in_final_stage(project: Generated) -> set[str]:
     interpreter = stack(project).interpreter
     if interpreter:
         provided.add(interpreter)
+    built = set()
+    for run in project.dockerfile():
+        if run.cmd.upper() == "RUN":
+            words = " ".join(run.value).split()
+            built.update(words[i + 1] for i, word in enumerate(words[:-1]) if word == "-o")
     for copy in only(final_stage(project), "COPY"):
-        provided.add(copy.value[-1])
+        source, dest = copy.value[0].rstrip("/"), copy.value[-1].rstrip("/")
+        provided.add(dest)
+        # A directory copied whole carries the binaries the build stage wrote into it (go build -o).
+        provided.update(dest + path[len(source):] for path in built if path.startswith(source + "/"))
     return provided
 
 
@@ -400,8 +408,9 @@ def test_compose_never_hands_out_the_host(case: Case, generate: Callable[[Case],
     assert compose["services"]
     for service in compose["services"].values():
         assert service.get("privileged", False) is False
-        for key in ("network_mode", "pid", "ipc", "userns_mode", "uts", "cgroup"):
+        for key in ("network_mode", "pid", "ipc", "userns_mode", "uts"):
             assert key not in service, key
+        assert service.get("cgroup") == "private"
         assert "devices" not in service and "device_cgroup_rules" not in service
         assert all("docker.sock" not in json.dumps(volume) for volume in service.get("volumes", []))
         assert "cap_add" not in service
