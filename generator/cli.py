@@ -17,6 +17,10 @@ from typing import TextIO
 from . import __version__
 from .errors import ExitCode, HardcaseError
 
+FORMATS = ("text", "json", "sarif")
+SEVERITIES = ("error", "warning", "info", "style")
+CONFIG_NAME = ".hardcase-check.yaml"
+
 
 @dataclass
 class Environment:
@@ -65,8 +69,8 @@ def _build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--runtime", required=True)
     generate.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     generate.add_argument("--force", action="store_true", help="replace an existing output file")
-    check = seccomp_commands.add_parser("check", help="compile a profile with libseccomp and report problems")
-    check.add_argument("profile", type=Path)
+    seccomp_check = seccomp_commands.add_parser("check", help="compile a profile with libseccomp and report problems")
+    seccomp_check.add_argument("profile", type=Path)
     pin = commands.add_parser("pin", help="pin base images to tag@sha256 digests through the registry API")
     pin.add_argument("paths", nargs="*", type=Path, default=[Path(".")], metavar="DIR|FILE")
     pin.add_argument("--check", action="store_true", help="write nothing; exit 1 if any reference is unpinned")
@@ -74,6 +78,27 @@ def _build_parser() -> argparse.ArgumentParser:
     pin.add_argument("--registry-mirror", default="", metavar="HOST[:PORT][/PREFIX]",
                      help="rewrite public image names onto this mirror and resolve there")
     pin.add_argument("--no-backup", action="store_true", help="do not keep FILE.hardcase.bak copies")
+    harden = commands.add_parser(
+        "harden", help="rewrite a Dockerfile with hardening fixes and explain each change",
+        description="Apply hardening fixes to a Dockerfile (safe ones by default) and report every change. "
+                    "Without -o/--in-place/--diff the hardened file goes to stdout and the report to stderr.")
+    harden.add_argument("file", type=Path, metavar="FILE")
+    where = harden.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", type=Path, metavar="OUT", help="write the hardened file to OUT")
+    where.add_argument("--in-place", action="store_true", help="rewrite FILE, keeping FILE.hardcase.bak")
+    where.add_argument("--diff", action="store_true", help="print a unified diff; exit 1 if anything would change")
+    harden.add_argument("--force", action="store_true", help="with -o: replace an existing OUT")
+    harden.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes that need review")
+    harden.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
+    harden.add_argument("--config", type=Path, metavar="FILE", help=f"config file (default: nearest {CONFIG_NAME})")
+    check = commands.add_parser(
+        "check", help="audit Dockerfiles: exit 0 clean, 1 findings, 2 usage or parse error",
+        description="Check Dockerfiles (files, or Dockerfile, *.Dockerfile, Dockerfile.* below directories).")
+    check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    check.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
+    check.add_argument("--fail-on", choices=SEVERITIES, default="style",
+                       help="lowest severity that makes the exit status 1 (default: style, i.e. any finding)")
+    check.add_argument("--config", type=Path, metavar="FILE", help=f"config file (default: nearest {CONFIG_NAME})")
     verify = commands.add_parser("verify", help="build and run the service in a real engine and prove each control")
     verify.add_argument("dest", nargs="?", default=".", type=Path, metavar="DIR")
     verify.add_argument("--format", choices=["text", "json"], default="text")
@@ -93,6 +118,62 @@ def _cmd_verify(args: argparse.Namespace, env: Environment) -> int:
                   progress=tty_progress(env.stderr), keep=args.keep)
     env.stdout.write(card.to_json() + "\n" if args.format == "json" else render_text(card))
     return ExitCode.OK if card.passed else ExitCode.FINDINGS
+
+
+def _cmd_check(args: argparse.Namespace, env: Environment) -> int:
+    from .errors import UsageError
+    from .lint import at_least, check, discover, load_config, read_dockerfile
+    from .report import OutputFormat, file_report, render
+    from .rules import Severity
+
+    files = discover(args.paths)
+    if not files:
+        raise UsageError(f"no Dockerfiles found in {', '.join(map(str, args.paths))}")
+    config = load_config(args.config, Path.cwd())
+    reports = [file_report(str(path), check(read_dockerfile(path), config)) for path in files]
+    env.stdout.write(render(reports, OutputFormat(args.format)))
+    failing = at_least((v for r in reports for v in r.findings), Severity(args.fail_on))
+    return ExitCode.FINDINGS if failing else ExitCode.OK
+
+
+def _cmd_harden(args: argparse.Namespace, env: Environment) -> int:
+    from .errors import ConflictError, UsageError
+    from .fix import harden
+    from .lint import BACKUP_SUFFIX, load_config, read_dockerfile
+    from .report import OutputFormat, file_report, render
+    from .scaffold import write_atomic
+
+    if args.force and args.output is None:
+        raise UsageError("--force only goes with -o/--output")
+    if not args.file.is_file():
+        raise UsageError(f"{args.file}: no such file")
+    if args.output is not None and args.output.exists() and not args.force:
+        raise ConflictError(f"{args.output} exists; use --force to replace it")
+    parsed = read_dockerfile(args.file)
+    result = harden(parsed, load_config(args.config, Path.cwd()), unsafe=args.unsafe_fixes)
+    report = render([file_report(str(args.file), result.remaining, result.applied)],
+                    OutputFormat(args.format), harden=True)
+    if args.diff:
+        import difflib
+
+        diff = difflib.unified_diff(result.original.splitlines(keepends=True), result.text.splitlines(keepends=True),
+                                    f"a/{args.file}", f"b/{args.file}")
+        env.stdout.write("".join(line if line.endswith("\n") else line + "\n" for line in diff))
+        env.stderr.write(report)
+        return ExitCode.FINDINGS if result.changed else ExitCode.OK
+    if args.in_place:
+        if result.changed:
+            mode = args.file.stat().st_mode & 0o777
+            write_atomic(args.file.with_name(args.file.name + BACKUP_SUFFIX), result.original.encode("utf-8"), mode)
+            write_atomic(args.file, result.text.encode("utf-8"), mode)
+        env.stdout.write(report)
+    elif args.output is not None:
+        write_atomic(args.output, result.text.encode("utf-8"))
+        env.stdout.write(report)
+    else:
+        env.stdout.write(result.text)
+        env.stderr.write(report)
+    return ExitCode.OK
 
 
 def _cmd_pin(args: argparse.Namespace, env: Environment) -> int:
@@ -216,7 +297,8 @@ def _cmd_seccomp(args: argparse.Namespace, env: Environment) -> int:
     return ExitCode.FINDINGS if problems else ExitCode.OK
 
 
-COMMANDS = {"new": _cmd_new, "pin": _cmd_pin, "verify": _cmd_verify, "presets": _cmd_presets, "seccomp": _cmd_seccomp}
+COMMANDS = {"new": _cmd_new, "check": _cmd_check, "harden": _cmd_harden, "pin": _cmd_pin,
+            "verify": _cmd_verify, "presets": _cmd_presets, "seccomp": _cmd_seccomp}
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:

@@ -1,0 +1,123 @@
+"""The check engine: run every rule, then drop what the user suppressed.
+
+Suppression is the engine's job, never a rule's:
+- inline, a comment line directly above an instruction: `# hardcase ignore=HC001,HC030`
+  (applies to findings on that instruction);
+- per project, `.hardcase-check.yaml` (found in the working directory or a parent; `--config FILE`
+  names one): `ignore: [HC011, HC064]`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .dockerfile import ParsedDockerfile
+from .errors import UsageError
+from .rules import RULE_BY_ID, RULES, Rule, Severity, Violation
+
+CONFIG_NAME = ".hardcase-check.yaml"
+DOCKERFILE_PATTERNS = ("Dockerfile", "*.Dockerfile", "Dockerfile.*")
+BACKUP_SUFFIX = ".hardcase.bak"
+IGNORE_RE = re.compile(r"^#\s*hardcase\s+ignore\s*=\s*([A-Za-z0-9_, ]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Config:
+    ignore: frozenset[str] = field(default_factory=frozenset)
+    select: frozenset[str] | None = None  # only these rules (tests and `--select`)
+
+    def enabled(self, rule: Rule) -> bool:
+        return rule.id not in self.ignore and (self.select is None or rule.id in self.select)
+
+
+def _inline_ignores(parsed: ParsedDockerfile) -> dict[int, set[str]]:
+    """Line number → rule IDs suppressed there, for every line of every commented instruction."""
+    ignored: dict[int, set[str]] = {}
+    for instruction in parsed.instructions:
+        ids: set[str] = set()
+        for comment in parsed.comments_above(instruction):
+            match = IGNORE_RE.match(comment)
+            if match:
+                ids.update(part.strip().upper() for part in match.group(1).split(",") if part.strip())
+        if ids:
+            for line in range(instruction.start_line, instruction.end_line + 1):
+                ignored.setdefault(line, set()).update(ids)
+    return ignored
+
+
+def check(parsed: ParsedDockerfile, config: Config, with_fixes: bool = False) -> list[Violation]:
+    """Findings in rule order, then line order; with fixes attached when asked (harden)."""
+    ignored = _inline_ignores(parsed)
+    found: list[Violation] = []
+    for rule in RULES:
+        if not config.enabled(rule):
+            continue
+        for violation in sorted(rule.check(parsed), key=lambda v: (v.line, v.column or 0)):
+            if violation.rule_id in ignored.get(violation.line, ()):
+                continue
+            if with_fixes and rule.fix is not None:
+                violation = replace(violation, fix=rule.fix(parsed, violation))
+            found.append(violation)
+    return found
+
+
+def at_least(violations: Iterable[Violation], severity: Severity) -> list[Violation]:
+    return [v for v in violations if RULE_BY_ID[v.rule_id].severity.rank >= severity.rank]
+
+
+def load_config(explicit: Path | None, start: Path) -> Config:
+    path = explicit
+    if path is None:
+        for directory in (start.resolve(), *start.resolve().parents):
+            if (directory / CONFIG_NAME).is_file():
+                path = directory / CONFIG_NAME
+                break
+    if path is None:
+        return Config()
+    from .yamlio import load_yaml_file
+
+    data = load_yaml_file(path) or {}
+    if not isinstance(data, dict) or set(data) - {"ignore"}:
+        raise UsageError(f"{path}: expected a mapping with one key, `ignore`")
+    ignore = data.get("ignore") or []
+    if not isinstance(ignore, list) or not all(isinstance(i, str) for i in ignore):
+        raise UsageError(f"{path}: `ignore` must be a list of rule IDs")
+    unknown = sorted(set(ignore) - set(RULE_BY_ID))
+    if unknown:
+        raise UsageError(f"{path}: unknown rule ID(s) {', '.join(unknown)}")
+    return Config(ignore=frozenset(ignore))
+
+
+def _is_dockerfile(path: Path) -> bool:
+    return not path.name.endswith(BACKUP_SUFFIX) and any(fnmatch.fnmatch(path.name, p) for p in DOCKERFILE_PATTERNS)
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """Dockerfiles named on the command line, and those found below directories (hidden dirs skipped)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and _is_dockerfile(p)
+                                and not any(part.startswith(".") or part == "node_modules"
+                                            for part in p.relative_to(path).parts[:-1])))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise UsageError(f"{path}: no such file or directory")
+    return found
+
+
+def read_dockerfile(path: Path) -> ParsedDockerfile:
+    from .dockerfile import parse
+
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
+    return parse(text, str(path))

@@ -1,0 +1,62 @@
+"""What `check` and `harden` found and changed, per file, rendered by one module per format.
+
+The model is format-neutral; `report_text`, `report_json` and `report_sarif` each turn it into one
+output and nothing else, so each format has its own exact-output tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from .rules import RULE_BY_ID, Rule, Violation
+
+if TYPE_CHECKING:
+    from .fix import AppliedFix
+
+
+class OutputFormat(Enum):
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
+
+
+@dataclass(frozen=True)
+class FileReport:
+    path: str
+    findings: tuple[Violation, ...]  # what remains (check: everything found)
+    fixed: tuple[AppliedFix, ...] = ()  # harden: what was changed, in the order it was applied
+
+
+def file_report(path: str, findings: list[Violation], fixed: list[AppliedFix] | None = None) -> FileReport:
+    """Findings in line order (the engine keeps rule order, which decides which fix goes first)."""
+    return FileReport(path, tuple(sorted(findings, key=lambda v: (v.line, v.rule_id))), tuple(fixed or ()))
+
+
+def rule_of(violation: Violation) -> Rule:
+    return RULE_BY_ID[violation.rule_id]
+
+
+def fix_state(violation: Violation) -> str:
+    """"safe", "needs-review" or "none": can `harden` fix it, and with which flag."""
+    rule = rule_of(violation)
+    if violation.fix is not None:
+        return violation.fix.safety.value
+    if rule.fix is None or rule.fix_safety is None:
+        return "none"
+    return rule.fix_safety.value
+
+
+def render(reports: list[FileReport], output: OutputFormat, harden: bool = False) -> str:
+    if output is OutputFormat.JSON:
+        from .report_json import render_json
+
+        return render_json(reports)
+    if output is OutputFormat.SARIF:
+        from .report_sarif import render_sarif
+
+        return render_sarif(reports)
+    from .report_text import render_text
+
+    return render_text(reports, harden)

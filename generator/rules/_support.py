@@ -1,0 +1,205 @@
+"""What rules need to know about a stage (base image, distro family, user) and how they edit text.
+
+Edits are placed by span: inserted instructions go on their own lines, in the file's newline style,
+before the comment block that belongs to the instruction they precede.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..dockerfile import Instruction, ParsedDockerfile, Stage
+from ..fix import Edit
+
+ROOT_NAMES = frozenset({"root", "0"})
+DEBIAN_HINTS = ("debian", "ubuntu", "python", "node", "golang", "ruby", "php", "openjdk", "eclipse-temurin",
+                "maven", "gradle", "rust", "buildpack-deps", "nginx", "httpd", "postgres", "mcr.microsoft.com/dotnet",
+                "amazoncorretto:", "perl", "elixir", "erlang", "haskell", "julia", "r-base", "swift", "tomcat")
+RHEL_HINTS = ("centos", "rhel", "redhat", "ubi", "fedora", "rockylinux", "almalinux", "amazonlinux", "oraclelinux")
+FAMILY_BY_TOOL = (("apt-get", "debian"), ("apt ", "debian"), ("apk ", "alpine"), ("microdnf", "rhel"),
+                  ("dnf ", "rhel"), ("yum ", "rhel"))
+
+
+def words(command: str) -> list[str]:
+    return command.split()
+
+
+def image_of(parsed: ParsedDockerfile, stage: Stage) -> str:
+    """The image a stage finally builds on, following `FROM earlier-stage` links."""
+    current: Stage | None = stage
+    seen = set()
+    while current is not None and current.index not in seen:
+        seen.add(current.index)
+        parent = parsed.parent_stage(current)
+        if parent is None:
+            return current.base
+        current = parent
+    return stage.base
+
+
+def stage_chain(parsed: ParsedDockerfile, stage: Stage) -> list[Stage]:
+    """The stage and the earlier stages it is built on, oldest first."""
+    chain = [stage]
+    while (parent := parsed.parent_stage(chain[0])) is not None and parent not in chain:
+        chain.insert(0, parent)
+    return chain
+
+
+def image_name(ref: str) -> str:
+    rest = ref.split("@", 1)[0]
+    slash, colon = rest.rfind("/"), rest.rfind(":")
+    return rest[:colon] if colon > slash else rest
+
+
+def image_tag(ref: str) -> str | None:
+    rest = ref.split("@", 1)[0]
+    slash, colon = rest.rfind("/"), rest.rfind(":")
+    return rest[colon + 1:] if colon > slash else None
+
+
+def nonroot_by_default(ref: str) -> bool:
+    lowered = ref.lower()
+    return ("distroless" in lowered and "nonroot" in lowered) or lowered.startswith("cgr.dev/chainguard/")
+
+
+def has_shell(ref: str) -> bool:
+    lowered = ref.lower()
+    if lowered == "scratch":
+        return False
+    if "distroless" in lowered:
+        return "debug" in (image_tag(lowered) or "")
+    return not (lowered.startswith("cgr.dev/chainguard/") and "-dev" not in lowered)
+
+
+def family(parsed: ParsedDockerfile, stage: Stage) -> str | None:
+    """debian, alpine or rhel: from the package manager the stage uses, else from the image name."""
+    for member in stage_chain(parsed, stage):
+        for instruction in parsed.stage_instructions(member):
+            if instruction.keyword == "RUN":
+                command = instruction.command + " "
+                for tool, name in FAMILY_BY_TOOL:
+                    if re.search(rf"(^|[\s;&|(]){re.escape(tool)}", command):
+                        return name
+    ref = image_of(parsed, stage).lower()
+    if not has_shell(ref):
+        return None
+    if "alpine" in ref:
+        return "alpine"
+    if any(hint in image_name(ref) for hint in RHEL_HINTS):
+        return "rhel"
+    if any(hint in ref for hint in DEBIAN_HINTS):
+        return "debian"
+    return None
+
+
+def user_of(instruction: Instruction) -> str:
+    return (instruction.value[0] if instruction.value else "").split(":", 1)[0]
+
+
+def effective_user(parsed: ParsedDockerfile, stage: Stage, before: int | None = None) -> str:
+    """The user a stage runs as at an instruction (or at its end); "" when the base decides."""
+    for member in reversed(stage_chain(parsed, stage)):
+        users = [i for i in parsed.stage_instructions(member)
+                 if i.keyword == "USER" and (before is None or i.index < before)]
+        if users:
+            return user_of(users[-1])
+    return "65532" if nonroot_by_default(image_of(parsed, stage)) else "root"
+
+
+def runs_as_root(user: str) -> bool:
+    return user in ROOT_NAMES
+
+
+def comment_free(parsed: ParsedDockerfile, instruction: Instruction) -> str:
+    """The instruction's source with comment lines inside continuations blanked (same length)."""
+    lines = parsed.source(instruction).splitlines(keepends=True)
+    kept = [lines[0]] + [" " * len(line.rstrip("\r\n")) + line[len(line.rstrip("\r\n")):]
+                         if line.lstrip().startswith("#") else line for line in lines[1:]]
+    return "".join(kept)
+
+
+def command_end(parsed: ParsedDockerfile, instruction: Instruction) -> int | None:
+    """Offset just past the last character of a shell-form command, where `&& more` can go.
+
+    None when appending is unsafe: exec form, heredocs, or a `#` on the last line (it could be a
+    shell comment that would swallow what is appended).
+    """
+    if instruction.json or instruction.heredocs:
+        return None
+    source = parsed.source(instruction)
+    body = source.rstrip()
+    last_line = body[body.rfind("\n") + 1:]
+    if "#" in last_line or body.endswith(parsed.escape):
+        return None
+    return instruction.start + len(body)
+
+
+def command_start(parsed: ParsedDockerfile, instruction: Instruction) -> int | None:
+    """Offset of the shell command after RUN and its flags, on the instruction's first line."""
+    source = parsed.source(instruction)
+    first = source.split("\n", 1)[0]
+    position = keyword_end(parsed, instruction) - instruction.start
+    for flag in instruction.flags:
+        found = first.find(flag, position)
+        if found < 0:
+            return None
+        position = found + len(flag)
+    rest = first[position:]
+    stripped = rest.lstrip(" \t")
+    if stripped.rstrip() == parsed.escape:  # `RUN \` with the command on the next lines
+        offset = len(first) + 1
+        for line in source[offset:].split("\n"):
+            if line.strip() and not line.lstrip().startswith("#"):
+                return instruction.start + offset + len(line) - len(line.lstrip())
+            offset += len(line) + 1
+        return None
+    if not stripped.strip() or stripped.startswith(parsed.escape):
+        return None
+    return instruction.start + position + len(rest) - len(stripped)
+
+
+def keyword_end(parsed: ParsedDockerfile, instruction: Instruction) -> int:
+    source = parsed.source(instruction)
+    offset = len(source) - len(source.lstrip())
+    return instruction.start + offset + len(source.lstrip().split(None, 1)[0])
+
+
+def insert_before(parsed: ParsedDockerfile, instruction: Instruction, lines: list[str]) -> Edit:
+    nl = parsed.newline
+    return Edit.insert(parsed.comment_block_start(instruction), "".join(line + nl for line in lines))
+
+
+def insert_after(parsed: ParsedDockerfile, instruction: Instruction, lines: list[str]) -> Edit:
+    nl = parsed.newline
+    lead = "" if parsed.text[:instruction.end].endswith("\n") else nl
+    return Edit.insert(instruction.end, lead + "".join(line + nl for line in lines))
+
+
+def replace_instruction(parsed: ParsedDockerfile, instruction: Instruction, lines: list[str]) -> Edit:
+    """Replace an instruction's whole span (its text up to and including its last newline)."""
+    nl = parsed.newline
+    tail = nl if parsed.text[:instruction.end].endswith("\n") else ""
+    return Edit(instruction.start, instruction.end, nl.join(lines) + tail if lines else "")
+
+
+def runtime_insertion(parsed: ParsedDockerfile, stage: Stage, after: frozenset[str]) -> tuple[Instruction, bool]:
+    """Where runtime settings go: before the first CMD/ENTRYPOINT/HEALTHCHECK that follows the last
+    instruction of a kind in `after` (True: insert before it), else right after that instruction."""
+    members = parsed.stage_instructions(stage)
+    anchor = parsed.instructions[stage.from_instruction]
+    for instruction in members:
+        if instruction.keyword in after:
+            anchor = instruction
+    for instruction in members:
+        if instruction.index > anchor.index and instruction.keyword in ("CMD", "ENTRYPOINT", "HEALTHCHECK"):
+            return instruction, True
+    return anchor, False
+
+
+def insert_at_runtime(parsed: ParsedDockerfile, stage: Stage, after: frozenset[str], lines: list[str]) -> Edit:
+    target, before = runtime_insertion(parsed, stage, after)
+    return insert_before(parsed, target, lines) if before else insert_after(parsed, target, lines)
+
+
+def shell_runs(parsed: ParsedDockerfile, stage: Stage) -> list[Instruction]:
+    return [i for i in parsed.stage_instructions(stage) if i.keyword == "RUN"]

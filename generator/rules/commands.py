@@ -1,0 +1,213 @@
+"""What build steps run and fetch: ADD, sudo, world-writable modes, scripts piped into a shell."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from ..dockerfile import ParsedDockerfile
+from ..fix import Edit, Fix, FixSafety
+from . import Rule, Severity, Violation
+from ._support import comment_free, effective_user, keyword_end, runs_as_root
+
+URL_RE = re.compile(r"^(?:https?|ftp)://|^git@|\.git(?:#.*)?$", re.IGNORECASE)
+ARCHIVE_RE = re.compile(r"\.(?:tar|tgz|tbz2?|txz|tar\.(?:gz|bz2|xz|zst|lz4)|gz|bz2|xz)$", re.IGNORECASE)
+PIPE_TO_SHELL_RE = re.compile(r"\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:/(?:usr/)?bin/)?(?:ba|z|da)?sh\b")
+
+
+def _add_sources(words: tuple[str, ...]) -> tuple[str, ...]:
+    return words[:-1] if len(words) > 1 else ()
+
+
+def check_add_local(parsed: ParsedDockerfile) -> Iterator[Violation]:
+    """What it does:
+    Checks for `ADD` of local files or directories that are not archives.
+
+    Why is this bad?
+    `ADD` also fetches URLs and unpacks archives; for plain files `COPY` says exactly what happens
+    and nothing more (CIS Docker Benchmark 4.9).
+
+    Example:
+    ```dockerfile
+    ADD app.py /app/
+    ```
+
+    Use instead:
+    ```dockerfile
+    COPY app.py /app/
+    ```
+
+    Fix safety:
+    Safe. Only `ADD` with local, non-archive sources (and no `ADD`-only flags) becomes `COPY`;
+    local archives (which `ADD` unpacks) are reported instead.
+    """
+    for instruction in parsed.instructions:
+        if instruction.keyword != "ADD" or instruction.heredocs:
+            continue
+        sources = _add_sources(instruction.value)
+        if sources and not any(URL_RE.search(s) for s in sources):
+            archive = [s for s in sources if ARCHIVE_RE.search(s)]
+            detail = f"{archive[0]} is unpacked by ADD; COPY it and unpack explicitly" if archive else ""
+            yield ADD_LOCAL.violation(instruction.start_line, detail, instruction=instruction.index)
+
+
+def fix_add_local(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
+    instruction = parsed.instructions[violation.instruction]
+    sources = _add_sources(instruction.value)
+    if any(ARCHIVE_RE.search(s) or "$" in s for s in sources):
+        return None
+    if any(f.split("=", 1)[0] in ("--checksum", "--keep-git-dir", "--unpack") for f in instruction.flags):
+        return None
+    end = keyword_end(parsed, instruction)
+    keyword = parsed.text[end - 3:end]
+    return Fix((Edit(end - 3, end, "COPY" if keyword.isupper() else "copy"),), FixSafety.SAFE, "ADD -> COPY")
+
+
+def check_add_remote(parsed: ParsedDockerfile) -> Iterator[Violation]:
+    """What it does:
+    Checks for `ADD` of a URL or a git repository without `--checksum`.
+
+    Why is this bad?
+    The build trusts whatever the server returns at build time: a compromised or changed download
+    goes into the image unnoticed (CIS Docker Benchmark 4.9).
+
+    Example:
+    ```dockerfile
+    ADD https://example.com/tool.tar.gz /opt/
+    ```
+
+    Use instead:
+    ```dockerfile
+    ADD --checksum=sha256:4f6b… https://example.com/tool.tar.gz /opt/
+    ```
+
+    Fix safety:
+    Not fixable: the checksum of the intended file is not known to hardcase. Verify the file once,
+    then add `--checksum=sha256:…` (or download with curl and check it with `sha256sum -c`).
+    """
+    for instruction in parsed.instructions:
+        if instruction.keyword != "ADD" or any(f.startswith("--checksum") for f in instruction.flags):
+            continue
+        remote = [s for s in _add_sources(instruction.value) if URL_RE.search(s)]
+        if remote:
+            yield ADD_REMOTE.violation(instruction.start_line, remote[0], instruction=instruction.index)
+
+
+def check_sudo(parsed: ParsedDockerfile) -> Iterator[Violation]:
+    """What it does:
+    Checks for `sudo` in `RUN`.
+
+    Why is this bad?
+    Build steps already run as root until a `USER` says otherwise; `sudo` in an image means a sudo
+    binary and sudoers rules that a process inside can use to become root again.
+
+    Example:
+    ```dockerfile
+    RUN sudo apt-get install -y curl
+    ```
+
+    Use instead:
+    ```dockerfile
+    RUN apt-get install -y curl
+    ```
+
+    Fix safety:
+    Needs review. Plain `sudo CMD` prefixes are removed where the step runs as root anyway; `sudo`
+    with options, or after a non-root `USER`, is reported only (switch to `USER root` for that step).
+    """
+    for run in parsed.instructions:
+        if run.keyword == "RUN" and re.search(r"(?:^|[\s;&|(])sudo\s", run.command + " "):
+            yield SUDO.violation(run.start_line, instruction=run.index)
+
+
+def fix_sudo(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
+    run = parsed.instructions[violation.instruction]
+    if run.stage < 0 or not runs_as_root(effective_user(parsed, parsed.stages[run.stage], before=run.index)):
+        return None
+    source = comment_free(parsed, run)
+    matches = list(re.finditer(r"(?:(?<=[\s;&|(]))sudo[ \t]+(?=[^\s-])", source))
+    uses = len(re.findall(r"(?:^|[\s;&|(])sudo\s", run.command + " "))
+    if not matches or len(matches) != uses:
+        return None
+    edits = tuple(Edit(run.start + m.start(), run.start + m.end(), "") for m in matches)
+    return Fix(edits, FixSafety.NEEDS_REVIEW, "removed sudo")
+
+
+CHMOD_777_RE = re.compile(r"\bchmod((?:[ \t]+-[A-Za-z]+)*)[ \t]+0?777(?=\s)")
+
+
+def check_chmod_777(parsed: ParsedDockerfile) -> Iterator[Violation]:
+    """What it does:
+    Checks for `chmod 777` (and `chmod -R 777`) in `RUN`.
+
+    Why is this bad?
+    World-writable files let any user in the container, including a compromised non-root process,
+    replace programs or data that others run.
+
+    Example:
+    ```dockerfile
+    RUN chmod -R 777 /app
+    ```
+
+    Use instead:
+    ```dockerfile
+    RUN chmod -R 755 /app
+    ```
+
+    Fix safety:
+    Needs review: `755` keeps read and execute for everyone and write for the owner only; a
+    directory the application must write to should instead be owned by its user.
+    """
+    for run in parsed.instructions:
+        if run.keyword == "RUN" and CHMOD_777_RE.search(run.command + " "):
+            yield CHMOD_777.violation(run.start_line, instruction=run.index)
+
+
+def fix_chmod_777(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
+    run = parsed.instructions[violation.instruction]
+    source = comment_free(parsed, run) + " "
+    edits = []
+    for match in CHMOD_777_RE.finditer(source):
+        mode_start = match.end() - len(match.group(0).split()[-1])
+        edits.append(Edit(run.start + mode_start, run.start + match.end(), "755"))
+    return Fix(tuple(edits), FixSafety.NEEDS_REVIEW, "chmod 777 -> 755") if edits else None
+
+
+def check_pipe_to_shell(parsed: ParsedDockerfile) -> Iterator[Violation]:
+    """What it does:
+    Checks for downloads piped straight into a shell (`curl … | sh`, `wget -O- … | bash`).
+
+    Why is this bad?
+    The script is executed as root without being verified; whoever controls the server (or the
+    network path) controls the build.
+
+    Example:
+    ```dockerfile
+    RUN curl -fsSL https://example.com/install.sh | sh
+    ```
+
+    Use instead:
+    ```dockerfile
+    RUN curl -fsSLo /tmp/install.sh https://example.com/install.sh \\
+     && echo "4f6b…  /tmp/install.sh" | sha256sum -c - && sh /tmp/install.sh
+    ```
+
+    Fix safety:
+    Not fixable: the expected checksum is not known to hardcase.
+    """
+    for run in parsed.instructions:
+        if run.keyword == "RUN" and PIPE_TO_SHELL_RE.search(run.command):
+            yield PIPE_TO_SHELL.violation(run.start_line, instruction=run.index)
+
+
+ADD_LOCAL = Rule("HC020", "add-instead-of-copy", Severity.WARNING, "ADD used for local files", "4.9", "DL3020",
+                 check_add_local, fix_add_local, FixSafety.SAFE)
+ADD_REMOTE = Rule("HC021", "add-remote-without-checksum", Severity.ERROR, "ADD downloads without a checksum", "4.9",
+                  None, check_add_remote)
+SUDO = Rule("HC050", "sudo-in-run", Severity.WARNING, "sudo used in RUN", "4.1", "DL3004", check_sudo, fix_sudo,
+            FixSafety.NEEDS_REVIEW)
+CHMOD_777 = Rule("HC051", "chmod-777", Severity.WARNING, "world-writable mode 777", None, None, check_chmod_777,
+                 fix_chmod_777, FixSafety.NEEDS_REVIEW)
+PIPE_TO_SHELL = Rule("HC052", "download-piped-to-shell", Severity.WARNING, "download piped into a shell", "4.9", None,
+                     check_pipe_to_shell)
+RULES = (ADD_LOCAL, ADD_REMOTE, SUDO, CHMOD_777, PIPE_TO_SHELL)

@@ -1,0 +1,116 @@
+"""Secrets never go into ENV or ARG: both end up in the image (config or history) for anyone who pulls it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from ..dockerfile import Instruction, ParsedDockerfile
+from ..fix import Edit, Fix, FixSafety
+from . import Rule, Severity, Violation
+from ._support import command_start, keyword_end, replace_instruction
+
+SECRET_NAME_RE = re.compile(
+    r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|^AWS_(?!REGION|DEFAULT_REGION))",
+    re.IGNORECASE)
+NOT_SECRET_NAME_RE = re.compile(r"(_FILE|_PATH|_DIR|_URL|_ID|_REGION|_HOST|_PORT|_USER|_NAME)$", re.IGNORECASE)
+SECRET_VALUE_RE = re.compile(
+    r"(AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{20,}|glpat-[\w-]{20}|xox[abprs]-[\w-]{10,}"
+    r"|sk_live_\w{16,}|-----BEGIN [A-Z ]*PRIVATE KEY|AIza[0-9A-Za-z_-]{35})")
+
+
+def _pairs(instruction: Instruction) -> list[tuple[str, str | None]]:
+    """(name, value) pairs of an ENV or ARG (BuildKit hands ENV over as name, value, name, value…)."""
+    if instruction.keyword == "ENV":
+        values = instruction.value
+        return [(values[i], values[i + 1] if i + 1 < len(values) else "") for i in range(0, len(values), 2)]
+    pairs: list[tuple[str, str | None]] = []
+    for word in instruction.value:
+        name, eq, value = word.partition("=")
+        pairs.append((name, value if eq else None))
+    return pairs
+
+
+def _is_secret(name: str, value: str | None) -> bool:
+    if value is not None and SECRET_VALUE_RE.search(value):
+        return True
+    if NOT_SECRET_NAME_RE.search(name) or (value is not None and value.startswith("/run/secrets/")):
+        return False
+    return bool(SECRET_NAME_RE.search(name))
+
+
+def check_secrets(parsed: ParsedDockerfile) -> Iterator[Violation]:
+    """What it does:
+    Checks `ENV` and `ARG` for secrets: names such as `*PASSWORD*`, `*SECRET*`, `*TOKEN*`,
+    `*API_KEY*`, `AWS_*`, and values that look like keys (`AKIA…`, `ghp_…`, `-----BEGIN … PRIVATE KEY`).
+
+    Why is this bad?
+    `ENV` values are stored in the image configuration and `ARG` values in its build history:
+    everyone who can pull the image can read them (CIS Docker Benchmark 4.10).
+
+    Example:
+    ```dockerfile
+    ARG NPM_TOKEN
+    RUN npm ci
+    ```
+
+    Use instead:
+    ```dockerfile
+    RUN --mount=type=secret,id=npm_token NPM_TOKEN="$(cat /run/secrets/npm_token)" && export NPM_TOKEN && npm ci
+    ```
+    and build with `docker build --secret id=npm_token,env=NPM_TOKEN .` (or `src=FILE`).
+
+    Fix safety:
+    Needs review. The fix removes the declaration and, for each `RUN` of the same stage that uses the
+    variable, mounts a build secret named after it and exports it for that command only. The build
+    then needs `--secret`; a value the application read from `ENV` at run time must be passed at run
+    time instead (a secrets file). Uses outside `RUN` (or in other stages) are only reported.
+    """
+    for instruction in parsed.instructions:
+        if instruction.keyword not in ("ENV", "ARG"):
+            continue
+        for name, value in _pairs(instruction):
+            if _is_secret(name, value):
+                where = "build history" if instruction.keyword == "ARG" else "image configuration"
+                yield SECRETS.violation(instruction.start_line, f"{instruction.keyword} {name} ends up in the {where}",
+                                        instruction=instruction.index)
+
+
+def _uses(name: str, text: str) -> bool:
+    return re.search(rf"\$(?:{re.escape(name)}\b|\{{{re.escape(name)}\b)", text) is not None
+
+
+def fix_secrets(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
+    declaration = parsed.instructions[violation.instruction]
+    pairs = _pairs(declaration)
+    secret = [n for n, v in pairs if _is_secret(n, v)]
+    kept = [(n, v) for n, v in pairs if not _is_secret(n, v)]
+    edits: list[Edit] = []
+    if kept:
+        keyword = parsed.source(declaration).split(None, 1)[0]
+        words = " ".join(n if v is None else f"{n}={v}" for n, v in kept)
+        edits.append(replace_instruction(parsed, declaration, [f"{keyword} {words}"]))
+    else:
+        edits.append(replace_instruction(parsed, declaration, []))
+    for later in parsed.instructions[declaration.index + 1:]:
+        names = [n for n in secret if _uses(n, parsed.source(later))]
+        if not names:
+            continue
+        if later.keyword != "RUN" or later.stage != declaration.stage or later.json or later.heredocs:
+            return None
+        prefix = "".join(f" --mount=type=secret,id={n.lower()}" for n in names)
+        exports = "".join(f'{n}="$(cat /run/secrets/{n.lower()})" && export {n} && ' for n in names)
+        start = keyword_end(parsed, later)
+        begin = command_start(parsed, later)
+        if begin is None:
+            return None
+        edits.append(Edit.insert(start, prefix))
+        edits.append(Edit.insert(begin, exports))
+    if declaration.stage == -1 and any(_uses(n, parsed.source(i)) for n in secret for i in parsed.instructions):
+        return None
+    return Fix(tuple(edits), FixSafety.NEEDS_REVIEW, "moved to build secrets: " + ", ".join(secret))
+
+
+SECRETS = Rule("HC030", "secret-in-env-or-arg", Severity.ERROR, "secret in ENV/ARG", "4.10", None,
+               check_secrets, fix_secrets, FixSafety.NEEDS_REVIEW)
+RULES = (SECRETS,)
