@@ -29,9 +29,14 @@ class Environment:
     stdin_isatty: bool = field(default_factory=lambda: sys.stdin.isatty())
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _answer_keys() -> str:
     from .answers import QUESTIONS
 
+    return "\n".join(f"  {q.key:<16} {q.help}" for q in QUESTIONS)
+
+
+def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; the answer-key epilog of `new` is only built for `new` (it loads the catalog)."""
     parser = argparse.ArgumentParser(
         prog="hardcase",
         description="Containers secure by construction: generate, harden, check and prove them.",
@@ -39,7 +44,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hardcase {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    keys = "\n".join(f"  {q.key:<16} {q.help}" for q in QUESTIONS)
+    keys = _answer_keys() if command == "new" else "(see `hardcase new --help`)"
     new = commands.add_parser(
         "new",
         help="generate a hardened Dockerfile, compose.yaml, seccomp profile and README.Docker.md",
@@ -303,7 +308,8 @@ COMMANDS = {"new": _cmd_new, "check": _cmd_check, "harden": _cmd_harden, "pin": 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     env = env or Environment()
-    parser = _build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _build_parser(next((a for a in argv if not a.startswith("-")), None))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse reports usage errors itself

@@ -46,7 +46,7 @@ def check_single_stage_toolchain(parsed: ParsedDockerfile) -> Iterator[Violation
     ```
 
     Fix safety:
-    Not fixed automatically: which files the application needs at run time cannot be read from the
+    Not fixable automatically: which files the application needs at run time cannot be read from the
     Dockerfile alone. Split the build by hand into a build stage and a minimal runtime stage.
     """
     if len(parsed.stages) != 1:

@@ -1,0 +1,97 @@
+"""Every rule through the whole pipeline (parse → check → fix → re-parse), one YAML file of cases per rule
+(tests/rules/HCxxx.yaml: `pass`, `fail`, `fix` with `in`/`out`), plus the rules' documentation contract."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from harden_support import RULE_CASES, Case, harden_text, rule_cases, rule_ids
+
+from generator.dockerfile import parse
+from generator.lint import Config, check
+from generator.fix import FixSafety
+from generator.rules import DOC_SECTIONS, RULES, Rule, Severity
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("case", rule_cases(), ids=lambda c: c.id)
+def test_rule_case(case: Case) -> None:
+    if case.kind == "pass":
+        assert case.rule not in rule_ids(case.text)
+    elif case.kind == "fail":
+        found = [v for v in check(parse(case.text), Config()) if v.rule_id == case.rule]
+        assert found, f"{case.rule} does not catch:\n{case.text}"
+        lines = len(case.text.splitlines())
+        assert all(1 <= v.line <= lines for v in found)
+    else:
+        assert case.rule in rule_ids(case.text), "a fix case must start from a finding"
+        result = harden_text(case.text, config=Config(select=frozenset({case.rule})))
+        assert result.text == case.expected
+        parse(result.text)
+        if case.expected != case.text:
+            assert case.rule not in rule_ids(result.text), "the fix must remove the finding"
+            assert {a.violation.rule_id for a in result.applied} == {case.rule}
+
+
+def test_every_rule_has_cases() -> None:
+    files = {path.stem for path in RULE_CASES.glob("HC*.yaml")}
+    assert files == {rule.id for rule in RULES}
+    for rule in RULES:
+        kinds = {case.kind for case in rule_cases() if case.rule == rule.id}
+        assert kinds == {"pass", "fail", "fix"}, rule.id
+
+
+def test_rule_records() -> None:
+    names = [rule.name for rule in RULES]
+    assert len(set(names)) == len(names)
+    for rule in RULES:
+        assert re.fullmatch(r"HC\d{3}", rule.id)
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", rule.name)
+        assert isinstance(rule.severity, Severity)
+        assert (rule.fix is None) == (rule.fix_safety is None), rule.id
+        assert rule.cis is None or re.fullmatch(r"\d+\.\d+", rule.cis)
+        assert rule.hadolint is None or re.fullmatch(r"DL\d{4}", rule.hadolint)
+        assert "\n" not in rule.message
+
+
+def _sections(doc: str) -> dict[str, str]:
+    """Heading line (`What it does:`, `Why is this bad?`, …) → the text up to the next heading."""
+    sections: dict[str, str] = {}
+    current = None
+    for line in doc.splitlines():
+        if line.rstrip(":") in DOC_SECTIONS:
+            current = line.rstrip(":")
+            assert current not in sections, f"section {current} twice"
+            sections[current] = ""
+        elif current is not None:
+            sections[current] += line + "\n"
+        else:
+            raise AssertionError(f"text before the first section: {line!r}")
+    return sections
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_rule_docs_have_the_sections(rule: Rule) -> None:
+    sections = _sections(rule.doc)
+    assert list(sections) == list(DOC_SECTIONS), rule.id
+    assert all(body.strip() for body in sections.values()), rule.id
+    assert "```dockerfile" in sections["Example"] and "```dockerfile" in sections["Use instead"]
+    if rule.fix is None:
+        assert sections["Fix safety"].strip().startswith("Not fixable"), rule.id
+    else:
+        assert rule.fix_safety is not None
+        expected = "Safe" if rule.fix_safety is FixSafety.SAFE else "Needs review"
+        assert sections["Fix safety"].strip().startswith(expected), rule.id
+
+
+def test_readme_rule_table_is_current() -> None:
+    table = subprocess.run([sys.executable, str(REPO / "scripts" / "rules_table.py")], capture_output=True, text=True,
+                           check=True, cwd=REPO, env={"PYTHONPATH": str(REPO)}).stdout
+    assert table.startswith("| ID |")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert table in readme, "README rule table is stale: run `python scripts/rules_table.py` and paste its output"
