@@ -63,7 +63,9 @@ class HardenResult:
 
 
 def _conflicts(a: Edit, b: Edit) -> bool:
-    if a.start == b.start:
+    """Two insertions at one point (their order would be a guess) or ranges that share characters.
+    An insertion where a replacement starts is fine: it goes before the replaced text."""
+    if a.start == b.start and (a.start == a.end) == (b.start == b.end):
         return True
     if max(a.start, b.start) < min(a.end, b.end):
         return True
@@ -72,6 +74,8 @@ def _conflicts(a: Edit, b: Edit) -> bool:
 
 
 def apply_edits(text: str, edits: Iterable[Edit]) -> str:
+    # From the end backwards, so earlier offsets stay valid; at one offset the replacement goes first
+    # and the insertion then lands in front of it.
     for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
         text = text[:edit.start] + edit.replacement + text[edit.end:]
     return text

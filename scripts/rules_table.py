@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from generator.rules import RULES  # noqa: E402
+from generator.rules import RULES
 
 
 def table() -> str:

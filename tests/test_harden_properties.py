@@ -5,8 +5,6 @@ heredocs, comments, parser directives)."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from harden_support import all_inputs, harden_text
 

@@ -12,8 +12,8 @@ import pytest
 from harden_support import RULE_CASES, Case, harden_text, rule_cases, rule_ids
 
 from generator.dockerfile import parse
-from generator.lint import Config, check
 from generator.fix import FixSafety
+from generator.lint import Config, check
 from generator.rules import DOC_SECTIONS, RULES, Rule, Severity
 
 REPO = Path(__file__).resolve().parent.parent

@@ -204,10 +204,10 @@ ADD_LOCAL = Rule("HC020", "add-instead-of-copy", Severity.WARNING, "ADD used for
                  check_add_local, fix_add_local, FixSafety.SAFE)
 ADD_REMOTE = Rule("HC021", "add-remote-without-checksum", Severity.ERROR, "ADD downloads without a checksum", "4.9",
                   None, check_add_remote)
-SUDO = Rule("HC050", "sudo-in-run", Severity.WARNING, "sudo used in RUN", "4.1", "DL3004", check_sudo, fix_sudo,
+SUDO = Rule("HC050", "sudo-in-run", Severity.WARNING, "sudo used in RUN", None, "DL3004", check_sudo, fix_sudo,
             FixSafety.NEEDS_REVIEW)
 CHMOD_777 = Rule("HC051", "chmod-777", Severity.WARNING, "world-writable mode 777", None, None, check_chmod_777,
                  fix_chmod_777, FixSafety.NEEDS_REVIEW)
-PIPE_TO_SHELL = Rule("HC052", "download-piped-to-shell", Severity.WARNING, "download piped into a shell", "4.9", None,
+PIPE_TO_SHELL = Rule("HC052", "download-piped-to-shell", Severity.WARNING, "download piped into a shell", None, None,
                      check_pipe_to_shell)
 RULES = (ADD_LOCAL, ADD_REMOTE, SUDO, CHMOD_777, PIPE_TO_SHELL)

@@ -169,7 +169,7 @@ def check_expose_22(parsed: ParsedDockerfile) -> Iterator[Violation]:
     Checks for `EXPOSE 22`.
 
     Why is this bad?
-    Port 22 means an SSH server runs in the container (CIS Docker Benchmark 5.7).
+    Port 22 means an SSH server runs in the container (CIS Docker Benchmark 5.6).
 
     Example:
     ```dockerfile
@@ -286,7 +286,7 @@ EXEC_FORM = Rule("HC060", "shell-form-command", Severity.WARNING, "CMD/ENTRYPOIN
 HEALTHCHECK = Rule("HC061", "missing-healthcheck", Severity.INFO, "no HEALTHCHECK for an exposed service", "4.6", None,
                    check_healthcheck, fix_healthcheck, FixSafety.NEEDS_REVIEW)
 SSH_SERVER = Rule("HC062", "ssh-server", Severity.ERROR, "SSH server in the image", "5.6", None, check_ssh_server)
-EXPOSE_22 = Rule("HC063", "expose-ssh-port", Severity.WARNING, "port 22 exposed", "5.7", None, check_expose_22,
+EXPOSE_22 = Rule("HC063", "expose-ssh-port", Severity.WARNING, "port 22 exposed", "5.6", None, check_expose_22,
                  fix_expose_22, FixSafety.NEEDS_REVIEW)
 MAINTAINER = Rule("HC064", "maintainer-deprecated", Severity.STYLE, "MAINTAINER is deprecated", None, "DL4000",
                   check_maintainer, fix_maintainer, FixSafety.SAFE)
