@@ -42,7 +42,7 @@ def percent(before: int, after: int) -> str:
 def by_rule_table(before: dict[str, list[str]], safe: dict[str, list[str]], unsafe: dict[str, list[str]]) -> str:
     counts = [count_by_rule(before), count_by_rule(safe), count_by_rule(unsafe)]
     rules = sorted(set().union(*counts))
-    rows = [(rule, counts[0].get(rule, 0), counts[1].get(rule, 0), counts[2].get(rule, 0),
+    rows: list[tuple[object, ...]] = [(rule, counts[0].get(rule, 0), counts[1].get(rule, 0), counts[2].get(rule, 0),
              percent(counts[0].get(rule, 0), counts[2].get(rule, 0))) for rule in rules]
     totals = [sum(c.values()) for c in counts]
     rows.append(("**total**", *totals, percent(totals[0], totals[2])))
