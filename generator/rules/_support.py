@@ -158,6 +158,26 @@ def command_start(parsed: ParsedDockerfile, instruction: Instruction) -> int | N
     return instruction.start + position + len(rest) - len(stripped)
 
 
+def append_edit(parsed: ParsedDockerfile, run: Instruction, command: str) -> Edit | None:
+    """`&& command` (or `; ` after a trailing `;`) at the end of a shell-form RUN, when that is unambiguous."""
+    end = command_end(parsed, run)
+    if end is None or run.keyword != "RUN":
+        return None
+    body = parsed.text[run.start:end].rstrip()
+    if body.endswith(("&&", "||", "|", "&")):
+        return None
+    return Edit.insert(end, f" {command}" if body.endswith(";") else f" && {command}")
+
+
+def last_of(parsed: ParsedDockerfile, stage: Stage, kinds: frozenset[str]) -> Instruction:
+    """The stage's last instruction of one of these kinds (its FROM when there is none)."""
+    found = parsed.instructions[stage.from_instruction]
+    for instruction in parsed.stage_instructions(stage):
+        if instruction.keyword in kinds:
+            found = instruction
+    return found
+
+
 def keyword_end(parsed: ParsedDockerfile, instruction: Instruction) -> int:
     source = parsed.source(instruction)
     offset = len(source) - len(source.lstrip())
@@ -172,6 +192,8 @@ def insert_before(parsed: ParsedDockerfile, instruction: Instruction, lines: lis
 def insert_after(parsed: ParsedDockerfile, instruction: Instruction, lines: list[str]) -> Edit:
     nl = parsed.newline
     lead = "" if parsed.text[:instruction.end].endswith("\n") else nl
+    if instruction.heredocs:
+        lead += nl  # hadolint's parser wants a blank line after a heredoc's terminator; BuildKit accepts both
     return Edit.insert(instruction.end, lead + "".join(line + nl for line in lines))
 
 

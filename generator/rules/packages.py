@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from ..dockerfile import Instruction, ParsedDockerfile
 from ..fix import Edit, Fix, FixSafety
 from . import Rule, Severity, Violation
-from ._support import command_end, command_start, comment_free, replace_instruction
+from ._support import append_edit, command_start, comment_free, replace_instruction
 
 SEGMENT_SPLIT_RE = re.compile(r"&&|\|\||;|\|")
 
@@ -171,14 +171,8 @@ def check_apt_lists(parsed: ParsedDockerfile) -> Iterator[Violation]:
 
 
 def _append(parsed: ParsedDockerfile, run: Instruction, command: str, note: str) -> Fix | None:
-    end = command_end(parsed, run)
-    if end is None:
-        return None
-    body = parsed.text[run.start:end].rstrip()
-    if body.endswith(("&&", "||", "|", "&")):
-        return None
-    joiner = " " if body.endswith(";") else " && "
-    return Fix((Edit.insert(end, f"{joiner}{command}"),), FixSafety.SAFE, note)
+    edit = append_edit(parsed, run, command)
+    return Fix((edit,), FixSafety.SAFE, note) if edit else None
 
 
 def fix_apt_lists(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:

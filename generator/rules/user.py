@@ -5,16 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..dockerfile import ParsedDockerfile
-from ..fix import Fix, FixSafety
+from ..dockerfile import Instruction, ParsedDockerfile
+from ..fix import Edit, Fix, FixSafety
 from . import Rule, Severity, Violation
 from ._support import (
+    append_edit,
     effective_user,
     family,
     has_shell,
     image_of,
     insert_after,
     insert_at_runtime,
+    last_of,
     nonroot_by_default,
     runs_as_root,
     shell_runs,
@@ -107,8 +109,21 @@ def fix_root_user(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
                 command += f" && mkdir -p {' '.join(volumes)} && chown {uid}:{uid} {' '.join(volumes)}"
             lines.append(f"RUN {command}")
     lines.append(f"USER {uid}:{uid}")
-    edit = insert_at_runtime(parsed, stage, BUILD_STEPS | {"USER"}, lines)
-    return Fix((edit,), FixSafety.NEEDS_REVIEW, f"run as {uid}:{uid}")
+    edits = []
+    anchor = last_of(parsed, stage, BUILD_STEPS | {"USER"})
+    appended = _append_as_root(parsed, anchor, lines[0][4:]) if len(lines) == 2 else None
+    if appended is not None:  # one RUN less: the user is created in the last build step
+        edits.append(appended)
+        lines = lines[1:]
+    edits.append(insert_at_runtime(parsed, stage, BUILD_STEPS | {"USER"}, lines))
+    return Fix(tuple(edits), FixSafety.NEEDS_REVIEW, f"run as {uid}:{uid}")
+
+
+def _append_as_root(parsed: ParsedDockerfile, run: Instruction, command: str) -> Edit | None:
+    """Append to the stage's last RUN when it runs as root, rather than adding another RUN layer."""
+    if run.keyword != "RUN" or not runs_as_root(effective_user(parsed, parsed.final_stage, before=run.index)):
+        return None
+    return append_edit(parsed, run, command)
 
 
 def check_setid_bits(parsed: ParsedDockerfile) -> Iterator[Violation]:
@@ -150,13 +165,10 @@ def check_setid_bits(parsed: ParsedDockerfile) -> Iterator[Violation]:
 
 def fix_setid_bits(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     stage = parsed.final_stage
-    anchor = parsed.instructions[stage.from_instruction]
-    for instruction in parsed.stage_instructions(stage):
-        if instruction.keyword in BUILD_STEPS:
-            anchor = instruction
+    anchor = last_of(parsed, stage, BUILD_STEPS)
     if not runs_as_root(effective_user(parsed, stage, before=anchor.index + 1)):
         return None  # chmod would fail as a non-root user; only flag it
-    edit = insert_after(parsed, anchor, [f"RUN {STRIP_SETID}"])
+    edit = _append_as_root(parsed, anchor, STRIP_SETID) or insert_after(parsed, anchor, [f"RUN {STRIP_SETID}"])
     return Fix((edit,), FixSafety.SAFE, "strip setuid/setgid bits")
 
 
