@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import UsageError
 from .resources import DATA_DIR
-from .yamlio import load_yaml_file
+from .yamlio import load_data_file
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -54,7 +54,7 @@ FLAVOUR_ORDER = ("distroless", "chainguard", "slim")
 
 @cache
 def images() -> dict[str, BaseImage]:
-    raw = load_yaml_file(DATA_DIR / "base-images.yaml")
+    raw = load_data_file(DATA_DIR / "base-images.yaml")
     result: dict[str, BaseImage] = {}
     for ref, entry in raw["images"].items():
         digest = entry.get("digest")
@@ -66,7 +66,7 @@ def images() -> dict[str, BaseImage]:
 
 @cache
 def _stacks() -> dict[str, Any]:
-    data: dict[str, Any] = load_yaml_file(DATA_DIR / "stacks.yaml")
+    data: dict[str, Any] = load_data_file(DATA_DIR / "stacks.yaml")
     return data
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from . import __version__, catalog, mirror, seccomp
 from .answers import Answers
 from .resources import DATA_DIR
-from .yamlio import load_yaml_file
+from .yamlio import load_data_file
 
 HEALTHCHECK_PATH = "/healthz"
 # The app listens on all of the container's own interfaces so the published port reaches it; what
@@ -29,7 +29,7 @@ SYNTAX_LINE = "# syntax=docker/dockerfile:1.19"
 
 @cache
 def controls() -> list[dict[str, str]]:
-    data: list[dict[str, str]] = load_yaml_file(DATA_DIR / "controls.yaml")["controls"]
+    data: list[dict[str, str]] = load_data_file(DATA_DIR / "controls.yaml")["controls"]
     return data
 
 

@@ -85,9 +85,9 @@ class SyscallGroup:
 
 @cache
 def _data(stem: str) -> Mapping[str, Any]:
-    from .yamlio import load_yaml_file
+    from .yamlio import load_data_file
 
-    data = load_yaml_file(DATA_DIR / f"{stem}.yaml")
+    data = load_data_file(DATA_DIR / f"{stem}.yaml")
     if not isinstance(data, dict) or not isinstance(data.get("groups"), list):
         raise ValueError(f"{stem}.yaml: expected a mapping with a 'groups' list")
     return data

@@ -31,15 +31,41 @@ class FileOp:
     mode: int = 0o644
 
 
-def _environment(template_root: Path) -> Any:
-    from jinja2 import FileSystemLoader, StrictUndefined
+PROJECT_PREFIX = "__project__"
+
+
+def _bytecode_cache() -> Any:
+    """Compiled templates cached per user, so a run does not recompile unchanged templates.
+
+    Jinja keys the cache by template name and source checksum, so an edited template recompiles.
+    """
+    import os
+
+    from jinja2 import FileSystemBytecodeCache
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hardcase" / "jinja"
+    try:
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return None
+    return FileSystemBytecodeCache(str(base))
+
+
+def _environment(template_root: Path, project: Path) -> Any:
+    from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     return ImmutableSandboxedEnvironment(
-        loader=FileSystemLoader(str(template_root / "templates")),
+        # Includes resolve in the template's `templates/` directory (cookiecutter's convention);
+        # the project files themselves load under a prefix that no include can name by accident.
+        loader=ChoiceLoader([
+            FileSystemLoader(str(template_root / "templates")),
+            PrefixLoader({PROJECT_PREFIX: FileSystemLoader(str(project))}),
+        ]),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
+        bytecode_cache=_bytecode_cache(),
     )
 
 
@@ -70,8 +96,8 @@ def _safe_relative(rendered: str, source: Path) -> PurePosixPath:
 
 def render(template_root: Path, context: dict[str, Any]) -> list[FileOp]:
     """The files the template produces for `context` (the `cookiecutter` namespace), in path order."""
-    env = _environment(template_root)
     project = _project_dir(template_root)
+    env = _environment(template_root, project)
     copy_raw = list(context.get("_copy_without_render", []))
     namespace = {"cookiecutter": context}
     plan: list[FileOp] = []
@@ -81,13 +107,15 @@ def render(template_root: Path, context: dict[str, Any]) -> list[FileOp]:
         if source.is_dir() or "__pycache__" in source.parts:
             continue
         relative_template = source.relative_to(project).as_posix()
-        rendered_parts = [env.from_string(part).render(namespace) for part in relative_template.split("/")]
+        rendered_parts = [env.from_string(part).render(namespace) if "{" in part else part
+                          for part in relative_template.split("/")]
         relative = _safe_relative("/".join(rendered_parts), source)
         raw = source.read_bytes()
         if any(fnmatch.fnmatch(relative_template, pattern) for pattern in copy_raw):
             content = raw
         else:
-            content = env.from_string(raw.decode("utf-8")).render(namespace).encode("utf-8")
+            template = env.get_template(f"{PROJECT_PREFIX}/{relative_template}")
+            content = template.render(namespace).encode("utf-8")
         if not content.strip():
             continue
         mode = 0o755 if source.stat().st_mode & 0o111 else 0o644

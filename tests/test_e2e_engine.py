@@ -179,3 +179,23 @@ def test_tmpfs_without_noexec_fails_read_only_row(built_go_service: Path, tmp_pa
     code, card = verify_json(dest, "--no-build")
     assert code == 1
     assert rows(card)["read-only-rootfs"]["passed"] is False
+
+
+def test_unhealthy_service_fails_cleanly_and_leaves_nothing_behind(built_go_service: Path, tmp_path: Path) -> None:
+    import shutil
+
+    dest = tmp_path / "svc"
+    shutil.copytree(built_go_service, dest)
+
+    def never_healthy(service: Any, data: Any) -> None:
+        service["healthcheck"]["test"] = ["CMD", "/app/healthcheck", "http://127.0.0.1:1/unreachable"]
+        service["healthcheck"]["retries"] = 1
+        service["healthcheck"]["interval"] = "2s"
+
+    _edit_service(dest, never_healthy)
+    code, out, err = run("verify", str(dest), "--no-build")
+    assert code == 4, out + err
+    assert err.startswith("hardcase: error: service did not become healthy") and err.count("\n") == 1
+    leftovers = engine.docker("ps", "-a", "--filter", "name=hcverify-go-service", "--format", "{{.Names}}").stdout
+    networks = engine.docker("network", "ls", "--filter", "name=hcverify-go-service", "--format", "{{.Name}}").stdout
+    assert leftovers.strip() == "" and networks.strip() == ""
