@@ -165,10 +165,13 @@ class RunCommand:
     words: tuple[str, ...]
 
 
-def run_commands(text: str) -> list[RunCommand]:
-    """Every RUN of the file (ONBUILD RUN excluded: it runs in another build), in file order."""
+def run_commands(text: str, workdir_as_cd: bool = False) -> list[RunCommand]:
+    """Every RUN of the file (ONBUILD RUN excluded: it runs in another build), in file order; with
+    `workdir_as_cd`, `WORKDIR DIR` counts as `cd DIR` (what the HC054 fix turns a leading `cd` into)."""
     found = []
     for cmd in parse(text):
+        if workdir_as_cd and cmd.cmd.upper() == "WORKDIR" and cmd.value:
+            found.append(RunCommand(cmd.start_line, f"cd {cmd.value[0]}", ("cd", cmd.value[0])))
         if cmd.cmd.upper() != "RUN":
             continue
         words = cmd.value if cmd.json else (*cmd.value, *(h.content for h in cmd.heredocs))
@@ -182,7 +185,7 @@ def missing_run_words(original: str, hardened: str) -> str | None:
     hardened file's RUN words (RUNs may be merged, split by added cleanup, moved into a build stage,
     or get extra commands around them — but nothing of theirs may vanish or be reordered).
     Otherwise a description of the first original RUN that is not found."""
-    haystack = [word for run in run_commands(hardened) for word in run.words]
+    haystack = [word for run in run_commands(hardened, workdir_as_cd=True) for word in run.words]
     position = 0
     for run in run_commands(original):
         for word in run.words:
@@ -211,7 +214,7 @@ def _stages(text: str) -> list[tuple[str, str | None, list[Any]]]:
 
 def final_user(text: str) -> str | None:
     """The user the final stage's processes run as, from USER instructions: the last USER of the
-    final stage, or of the stage it is built FROM (by name or index), recursively. None when no USER
+    final stage, or of the stage it is built FROM (by name), recursively. None when no USER
     decides it (the base image's default, root for every legacy base in the corpus)."""
     stages = _stages(text)
     index: int | None = len(stages) - 1
@@ -222,13 +225,9 @@ def final_user(text: str) -> str | None:
         users = [c.value[0] for c in instructions if c.cmd.upper() == "USER" and c.value]
         if users:
             return str(users[-1])
+        # FROM refers to an earlier stage by name only (an index is for COPY --from).
         by_name = [i for i, (_, stage_name, _) in enumerate(stages[:index]) if stage_name == base.lower()]
-        if by_name:
-            index = by_name[-1]
-        elif base.isdigit() and int(base) < index:
-            index = int(base)
-        else:
-            index = None
+        index = by_name[-1] if by_name else None
     return None
 
 

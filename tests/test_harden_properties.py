@@ -56,16 +56,19 @@ ROUND_TRIP = {
 }
 
 
-def run_commands(parsed: ParsedDockerfile) -> list[str]:
-    return [" ".join(i.value) for i in parsed.instructions if i.keyword == "RUN"]
+def run_commands(parsed: ParsedDockerfile, workdir_as_cd: bool = False) -> list[str]:
+    """RUN commands in order; with `workdir_as_cd`, `WORKDIR DIR` counts as `cd DIR &&` (the HC054 fix)."""
+    return [" ".join(i.value) if i.keyword == "RUN" else f"cd {i.value[0]} &&" for i in parsed.instructions
+            if i.keyword == "RUN" or (workdir_as_cd and i.keyword == "WORKDIR" and i.value)]
 
 
 def assert_runs_kept(before: str, after: str) -> None:
     """The words of the original RUN commands are a subsequence of the output's RUN words: fixes only add
-    flags, prefixes and cleanup (or merge a RUN into the one that follows it). The two rewrites that remove
-    or change a word are accounted for: `sudo` prefixes go, `chmod 777` becomes `chmod 755`."""
+    flags, prefixes and cleanup (or merge a RUN into the one that follows it). The rewrites that remove
+    or change a word are accounted for: `sudo` prefixes go, `chmod 777` becomes `chmod 755`, a leading
+    `cd DIR &&` becomes `WORKDIR DIR`."""
     old = [w for c in run_commands(parse(before)) for w in c.split() if w != "sudo"]
-    new = iter(w for c in run_commands(parse(after)) for w in c.split())
+    new = iter(w for c in run_commands(parse(after), workdir_as_cd=True) for w in c.split())
     for word in old:
         accepted = {word, "755"} if word in ("777", "0777") else {word}
         assert any(candidate in accepted for candidate in new), f"RUN word {word!r} lost or reordered"
