@@ -175,7 +175,8 @@ def test_run_check_accepts_additions_and_rejects_removals() -> None:
 
 def test_final_user_follows_stages() -> None:
     assert final_user("FROM a AS build\nUSER 10001\nFROM build\nRUN true\n") == "10001"
-    assert final_user("FROM a\nUSER 10001\nFROM 0\n") == "10001"
+    assert final_user("FROM a AS Base\nUSER 10001\nFROM base AS x\nFROM x\n") == "10001"
+    assert final_user("FROM a\nUSER 10001\nFROM 0\n") is None  # an image called "0", not stage 0
     assert final_user("FROM a\nUSER 10001\nFROM b\nCMD x\n") is None
     assert final_user("FROM a\nUSER app\nUSER root\n") == "root"
     assert [is_non_root(u) for u in ("10001:10001", "app", "root", "0", "0:0", "$UID", None)] == [

@@ -1,0 +1,398 @@
+"""Fuzzing parse → check → harden with hypothesis, through the CLI contract (in-process API).
+
+Generated Dockerfiles are composed from realistic instruction fragments (the kinds of mistakes
+`harden` fixes, plus every instruction of the legacy corpus) and dressed in random formatting:
+whitespace, continuations with comments inside, lower-case keywords, CRLF, heredocs, escape
+directives, unicode. A second strategy mutates them into junk (random insertions, deletions, broken
+heredocs and JSON, control characters, invalid UTF-8).
+
+The property, for every input: no exception escapes `main()`, and either
+- `harden` exits 0, its output parses with BuildKit's parser and hardening the output again gives
+  the same bytes; or
+- it exits 2 with exactly one stderr line starting `hardcase: error:`.
+`check --format json` likewise exits 0/1 with a JSON report or 2 with one error line. Realistic
+inputs that BuildKit parses must be hardened (exit 0); inputs BuildKit rejects must be refused.
+
+The default run does a few thousand examples in well under a minute; `-m slow` runs many more.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from tests.corpus_support import ERROR_PREFIX, CliResult, corpus_dirs, parse, parse_error, run_cli
+
+DEFAULT_REALISTIC = 1200
+DEFAULT_JUNK = 1300
+SLOW_REALISTIC = 30000
+SLOW_JUNK = 30000
+SUPPRESS = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large,
+            HealthCheck.filter_too_much]
+
+# --- fragments -----------------------------------------------------------------------------------
+
+BASES = [
+    "debian:12-slim", "ubuntu:16.04", "ubuntu", "ubuntu:latest", "alpine:3.7", "alpine", "centos:7",
+    "python:3.6-alpine", "node:latest", "golang:1.10", "ruby:2.4-alpine", "php:7.0-apache", "rust:1.40",
+    "mcr.microsoft.com/dotnet/core/aspnet:3.1", "127.0.0.1:5000/library/python:3.11-slim-bookworm",
+    "127.0.0.1:5000/library/node:24-bookworm-slim", "gcr.io/distroless/static-debian12:nonroot", "scratch",
+    "$BASE", "${REGISTRY}/app:${TAG}", "python:3.11@sha256:" + "ab" * 32, "registry.example.com:5000/team/img:1.2",
+]
+STAGE_NAMES = ["build", "builder", "runtime", "deps", "App-Stage", "b0"]
+RUN_COMMANDS = [
+    "apt-get update",
+    "apt-get install -y curl ca-certificates",
+    "apt-get update && apt-get install -y build-essential python3-dev libpq-dev",
+    "apt-get -y upgrade",
+    "apk add --update git gcc musl-dev",
+    "apk update && apk add curl",
+    "yum -y install epel-release && yum -y install python-pip",
+    "pip install -r requirements.txt",
+    "pip install flask gunicorn==20.1.0",
+    "pip3 install --upgrade pip && pip3 install -e .",
+    "npm install",
+    "npm install -g pm2 @angular/cli@1.7.4",
+    "yarn install && yarn build",
+    "gem install bundler && bundle install --without development test",
+    "composer install --no-dev",
+    "go get -d -v ./... && go build -o /go/bin/app .",
+    "cargo build --release",
+    "dotnet restore && dotnet publish -c Release -o out",
+    "curl -sL https://deb.nodesource.com/setup_8.x | bash -",
+    "curl -sSL https://get.rvm.io | sudo bash -s stable",
+    "wget -qO- https://glide.sh/get | sh",
+    "sudo chmod 777 /app",
+    "chmod -R 777 /var/www/html/storage /var/log",
+    "cd /app && make && make install",
+    'echo "//registry.npmjs.org/:_authToken=${NPM_TOKEN}" > .npmrc && npm install && rm -f .npmrc',
+    "git config --global url.\"https://${GITHUB_TOKEN}@github.com/\".insteadOf \"https://github.com/\"",
+    "useradd -m -s /bin/bash deploy && echo 'deploy ALL=(ALL) NOPASSWD:ALL' >> /etc/sudoers",
+    "mkdir /var/run/sshd && echo 'root:screencast' | chpasswd",
+    "echo 'héllo wörld ☃ 中文' > /etc/motd",
+    "set -e; for f in a b c; do echo $f; done",
+    "if [ -f /x ]; then rm /x; fi",
+    "addgroup -S app && adduser -S app -G app",
+]
+ENVS = [
+    "ENV PATH=/usr/local/bin:$PATH",
+    "ENV AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "ENV AWS_ACCESS_KEY_ID AKIAIOSFODNN7EXAMPLE",
+    "ENV DB_PASSWORD secret123",
+    'ENV A=1 B="two words" API_TOKEN=abc123def456',
+    "ENV NODE_ENV production",
+    "ENV DATABASE_URL=postgres://user:Pa55w0rd@db:5432/app",
+    "ENV GREETING=\"grüße ☃\"",
+    "ARG NPM_TOKEN=npm_AbCdEf0123456789aBcDeF0123456789abCD",
+    "ARG GITHUB_TOKEN",
+    "ARG VERSION=1.0",
+    "ARG UID=1000",
+]
+FILES = [
+    "ADD . /app", "ADD https://example.com/release/app-1.2.tar.gz /tmp/", "ADD --chown=app:app src /src",
+    "ADD archive.tar.gz /opt/", "COPY . .", "COPY --from=build /out /app", "COPY --from=0 /bin/app /usr/local/bin/app",
+    'COPY ["package.json", "package-lock.json", "./"]', "COPY <<EOF /etc/app.conf\nkey=value\npassword=hunter2\nEOF",
+]
+OTHERS = [
+    "WORKDIR app", "WORKDIR /srv/app", "WORKDIR $HOME/app", "USER root", "USER app", "USER 1000:1000",
+    "USER ${UID}", "EXPOSE 22", "EXPOSE 80 443", "EXPOSE 8080/tcp", "EXPOSE 3000-3005", "EXPOSE $PORT",
+    "MAINTAINER Jane Doe <jane@example.com>", 'LABEL version="1.0" maintainer="ops@example.com"', "VOLUME /data",
+    'VOLUME ["/var/lib/mysql"]', 'SHELL ["/bin/bash", "-o", "pipefail", "-c"]', "STOPSIGNAL SIGTERM",
+    "ONBUILD RUN npm install", "HEALTHCHECK NONE", "HEALTHCHECK --interval=5s CMD curl -f http://localhost/ || exit 1",
+]
+FINALS = [
+    "CMD python app.py", 'CMD ["node", "server.js"]', "CMD service ssh start && nginx -g 'daemon off;'",
+    'CMD ["--help"]', "CMD bundle exec rails s -b 0.0.0.0", "ENTRYPOINT /docker-entrypoint.sh",
+    'ENTRYPOINT ["dotnet", "App.dll"]', 'ENTRYPOINT ["java", "-jar", "/app.jar"]\nCMD ["--port", "8080"]',
+]
+COMMENTS = ["# a comment", "# TODO: fix this ☃", "#", "# hardcase ignore=HC001", "# hadolint ignore=DL3008",
+            "#   indented note   "]
+UNICODE = ["é", "ü", "中文", "☃", "🐳", "\u00a0", "\u200b", "Ω"]
+JUNK_LINES = [
+    "RUN <<EOF", "FROM", 'CMD ["a",', "\\", "FOO bar", "ONBUILD ONBUILD RUN x", "ENV", "ARG =", "USER", "EXPOSE abc",
+    "HEALTHCHECK CMD", "COPY --from= . .", "\x00", "\ufeff", "RUN --mount=type=secret", "# escape=`", "# syntax=",
+    "ADD", "RUN [\"unterminated", "FROM a AS", "WORKDIR", "LABEL =", "RUN \\\n\\\n", "COPY <<A <<B /x\nA\n",
+    "RUN <<-EOT\n\tx\n\tEOT", "\r", "\t\t", "FROM --platform= x", "USER :", "ENV =x", "EXPOSE 99999999",
+]
+
+
+def _corpus_fragments() -> list[str]:
+    """Every instruction of the corpus files (their original text, continuations and all), except
+    the Windows one: its backtick continuations only mean something under its escape directive."""
+    fragments = []
+    for directory in corpus_dirs():
+        text = (directory / "Dockerfile").read_text(encoding="utf-8").replace("\r\n", "\n")
+        if "# escape=`" in text:
+            continue
+        lines = text.split("\n")
+        for cmd in parse(text):
+            if cmd.cmd.upper() != "FROM":
+                fragments.append("\n".join(lines[cmd.start_line - 1 : cmd.end_line]))
+    return fragments
+
+
+CORPUS_FRAGMENTS = _corpus_fragments()
+
+# --- strategies ----------------------------------------------------------------------------------
+
+
+@st.composite
+def run_instruction(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """("shell"|"exec"|"heredoc"|"mount", commands): laid out later, with the file's escape character."""
+    commands = draw(st.lists(st.sampled_from(RUN_COMMANDS), min_size=1, max_size=3))
+    return draw(st.sampled_from(["shell", "shell", "shell", "exec", "heredoc", "mount"])), commands
+
+
+def _lay_out_run(form: str, commands: list[str], escape: str, rnd: random.Random) -> str:
+    if form == "exec":
+        return "RUN " + json.dumps(["/bin/sh", "-c", " && ".join(commands)], ensure_ascii=rnd.random() < 0.5)
+    if form == "heredoc":
+        return "RUN <<EOF\n" + "\n".join(commands) + "\nEOF"
+    words = " && ".join(commands).split(" ")
+    pieces = [words[0]]
+    for word in words[1:]:
+        if rnd.random() < 0.15:  # a continuation, sometimes with a comment or a blank line inside
+            inner = rnd.choice(["", "", "# inside a continuation", "   "])
+            pieces.append(f" {escape}\n" + (inner + "\n" if inner else "") + rnd.choice(["    ", "\t", ""]))
+        else:
+            pieces.append(" ")
+        pieces.append(word)
+    return ("RUN --mount=type=cache,target=/root/.cache " if form == "mount" else "RUN ") + "".join(pieces)
+
+
+def _spell(keyword_line: str, style: str) -> str:
+    keyword, sep, rest = keyword_line.partition(" ")
+    spelled = {"upper": keyword, "lower": keyword.lower(), "title": keyword.title()}[style]
+    return spelled + sep + rest
+
+
+FRAGMENT = st.one_of(run_instruction(), st.sampled_from(ENVS + FILES + OTHERS + COMMENTS + CORPUS_FRAGMENTS))
+
+
+@st.composite
+def realistic_dockerfile(draw: st.DrawFn) -> str:
+    """What instructions come in which stage is drawn by hypothesis (and shrinks); the layout
+    (escape character, indentation, blank lines, continuations, keyword case, CRLF) comes from a
+    random.Random seeded by one drawn integer: reproducible, and cheap to generate."""
+    rnd = random.Random(draw(st.integers(0, 2**32 - 1)))
+    escape = rnd.choice(["\\", "\\", "\\", "`"])
+    # Parser directives first, with nothing (not even a blank line) before them.
+    lines: list[str] = []
+    if rnd.random() < 0.2:
+        lines.append("# syntax=docker/dockerfile:1")
+    if escape == "`" or rnd.random() < 0.15:
+        lines.append(f"# escape={escape}")
+    if rnd.random() < 0.5:
+        lines.append(rnd.choice(["ARG BASE=debian:12-slim", "ARG TAG=3.11", "ARG REGISTRY=docker.io"]))
+    names: list[str] = []
+    style = rnd.choice(["upper"] * 6 + ["lower", "title"])
+    for stage in draw(st.lists(st.lists(FRAGMENT, max_size=8), min_size=1, max_size=3)):
+        base = draw(st.sampled_from(BASES + names))
+        name = rnd.choice([None, None, *STAGE_NAMES])
+        if name:
+            names.append(name.lower())
+        platform = "--platform=$BUILDPLATFORM " if rnd.random() < 0.15 else ""
+        items = [f"FROM {platform}{base}" + (f" {rnd.choice(['AS', 'as'])} {name}" if name else "")]
+        for fragment in stage:
+            if isinstance(fragment, tuple):
+                items.append(_lay_out_run(*fragment, escape, rnd))
+            else:
+                items.append(fragment.replace("\\\n", f"{escape}\n"))
+        if rnd.random() < 0.6:
+            items.append(draw(st.sampled_from(FINALS)))
+        for item in items:
+            if item.startswith("#"):
+                item += rnd.choice(["", "", "", " ☃ 🐳"])
+            else:
+                # (no trailing blanks after a heredoc: its terminator line must be exact)
+                trailing = "" if "<<" in item else rnd.choice(["", "", " "])
+                item = rnd.choice(["", "", "", "  ", "\t"]) + _spell(item, style) + trailing
+            lines.append(item)
+            if rnd.random() < 0.3:
+                lines.append("")
+    text = "\n".join(lines) + rnd.choice(["\n", "\n", "", "\n\n"])
+    return text.replace("\n", "\r\n") if rnd.random() < 0.12 else text
+
+
+@st.composite
+def junk_dockerfile(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(["mutated"] * 6 + ["text", "binary"]))
+    if kind == "text":
+        return draw(st.text(max_size=400)).encode("utf-8")
+    if kind == "binary":
+        return draw(st.binary(max_size=400))
+    text = draw(realistic_dockerfile())
+    for _ in range(draw(st.integers(1, 5))):
+        position = draw(st.integers(0, len(text)))
+        operation = draw(st.sampled_from(["insert", "insert-line", "delete", "duplicate", "truncate"]))
+        if operation == "insert":
+            text = text[:position] + draw(st.text(min_size=1, max_size=20)) + text[position:]
+        elif operation == "insert-line":
+            start = text.rfind("\n", 0, position) + 1
+            text = text[:start] + draw(st.sampled_from(JUNK_LINES + UNICODE)) + "\n" + text[start:]
+        elif operation == "delete":
+            text = text[:position] + text[position + draw(st.integers(1, 40)) :]
+        elif operation == "duplicate":
+            text = text[:position] + text[max(0, position - 30) : position] + text[position:]
+        else:
+            text = text[:position]
+    return text.encode("utf-8", "surrogatepass")
+
+
+KNOWN_INSTRUCTIONS = frozenset({
+    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER",
+    "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+})
+
+
+def well_formed(text: str) -> bool:
+    """What Docker would accept past its parser: known instructions only, each with arguments, and
+    only ARG before the first FROM (BuildKit's parser alone accepts `update` as an instruction)."""
+    try:
+        commands = parse(text)
+    except Exception:  # dockerfile.GoParseError, or text the Go side cannot take
+        return False
+    seen_from = False
+    for cmd in commands:
+        keyword = cmd.cmd.upper()
+        if keyword not in KNOWN_INSTRUCTIONS or not (cmd.value or cmd.heredocs):
+            return False
+        if keyword == "FROM":
+            seen_from = True
+        elif keyword != "ARG" and not seen_from:
+            return False
+    return seen_from
+
+
+# --- the contract --------------------------------------------------------------------------------
+
+
+def assert_one_line_error(result: CliResult, what: str) -> None:
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 2, f"{what}: exit {result.exit_code}, stderr {result.stderr[-500:]!r}"
+    assert len(lines) == 1 and lines[0].startswith(ERROR_PREFIX), f"{what}: stderr {result.stderr[-500:]!r}"
+    assert lines[0][len(ERROR_PREFIX) :].strip(), f"{what}: empty error message"
+    assert "Traceback" not in result.stderr
+
+
+@dataclass(frozen=True)
+class Outcome:
+    hardened: bool
+    input_parses: bool
+
+
+def check_contract(tmp: Path, data: bytes) -> Outcome:
+    source, first = tmp / "Dockerfile", tmp / "out" / "Dockerfile"
+    first.parent.mkdir(exist_ok=True)
+    first.unlink(missing_ok=True)
+    source.write_bytes(data)
+    try:
+        input_parses = parse_error(data.decode("utf-8")) is None
+    except UnicodeDecodeError:
+        input_parses = False
+
+    checked = run_cli("check", source, "--format", "json")
+    if checked.exit_code in (0, 1):
+        report = json.loads(checked.stdout)
+        assert [f["path"] for f in report["files"]] == [str(source)], report
+    else:
+        assert_one_line_error(checked, "check")
+
+    hardened = run_cli("harden", source, "-o", first, "--unsafe-fixes")
+    if hardened.exit_code != 0:
+        assert_one_line_error(hardened, "harden")
+        assert not first.exists(), "harden failed but wrote its output file"
+        event("harden: clear error")
+        return Outcome(False, input_parses)
+    assert input_parses, f"harden accepted input BuildKit rejects ({data[:200]!r})"
+    output = first.read_bytes().decode("utf-8")
+    assert parse_error(output) is None, f"output does not parse: {parse_error(output)}\n{output}"
+    # Again, through the stdout form of the CLI (no OUT file to write and fsync).
+    again = run_cli("harden", first, "--unsafe-fixes")
+    assert again.exit_code == 0, f"hardening the output failed: {again.stderr}"
+    assert again.stdout == output, "not idempotent: harden(harden(x)) != harden(x)"
+    event("harden: output parses and is idempotent")
+    return Outcome(True, input_parses)
+
+
+def realistic_property(tmp: Path, text: str) -> None:
+    outcome = check_contract(tmp, text.encode("utf-8"))
+    valid = well_formed(text)
+    event(f"well-formed input: {valid}")
+    if valid:
+        assert outcome.hardened, f"harden refused a well-formed Dockerfile:\n{text}"
+
+
+# --- tests ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _reuse_cli_parser() -> Iterator[None]:
+    """`main()` builds its whole argparse parser on every call (~8 ms, mostly gettext look-ups),
+    more than hardening a small file takes. Reusing one parser changes no behaviour (parsing
+    arguments does not modify it) and lets the fuzzers run thousands of examples in under a minute.
+    Without the private hook (renamed?) the tests still run, only slower."""
+    from generator import cli
+
+    with pytest.MonkeyPatch.context() as patch:
+        if hasattr(cli, "_build_parser"):
+            patch.setattr(cli, "_build_parser", functools.cache(cli._build_parser))
+        yield
+
+
+@settings(max_examples=DEFAULT_REALISTIC, deadline=None, suppress_health_check=SUPPRESS)
+@given(text=realistic_dockerfile())
+def test_fuzz_realistic_dockerfiles(tmp_path: Path, text: str) -> None:
+    realistic_property(tmp_path, text)
+
+
+@settings(max_examples=DEFAULT_JUNK, deadline=None, suppress_health_check=SUPPRESS)
+@given(data=junk_dockerfile())
+def test_fuzz_junk(tmp_path: Path, data: bytes) -> None:
+    check_contract(tmp_path, data)
+
+
+@pytest.mark.slow
+@settings(max_examples=SLOW_REALISTIC, deadline=None, suppress_health_check=SUPPRESS)
+@given(text=realistic_dockerfile())
+def test_fuzz_realistic_dockerfiles_long(tmp_path: Path, text: str) -> None:
+    realistic_property(tmp_path, text)
+
+
+@pytest.mark.slow
+@settings(max_examples=SLOW_JUNK, deadline=None, suppress_health_check=SUPPRESS)
+@given(data=junk_dockerfile())
+def test_fuzz_junk_long(tmp_path: Path, data: bytes) -> None:
+    check_contract(tmp_path, data)
+
+
+def test_generators_produce_what_they_claim() -> None:
+    """The fuzzers' inputs are what the docstring says: most realistic ones are well-formed (so the
+    "must be hardened" branch is exercised), most junk is not, and CRLF files occur."""
+    realistic: list[bool] = []
+    junk: list[bool] = []
+    crlf: list[bool] = []
+
+    @settings(max_examples=300, deadline=None, database=None, suppress_health_check=SUPPRESS)
+    @given(text=realistic_dockerfile(), data=junk_dockerfile())
+    def collect(text: str, data: bytes) -> None:
+        realistic.append(well_formed(text))
+        crlf.append("\r\n" in text)
+        try:
+            junk.append(well_formed(data.decode("utf-8")))
+        except UnicodeDecodeError:
+            junk.append(False)
+
+    collect()
+    assert sum(realistic) >= 0.8 * len(realistic), f"only {sum(realistic)}/{len(realistic)} realistic inputs valid"
+    assert sum(junk) <= 0.9 * len(junk), f"{sum(junk)}/{len(junk)} junk inputs are valid: the mutations do too little"
+    assert any(crlf), "no CRLF input generated"
+    assert len(CORPUS_FRAGMENTS) > 300, len(CORPUS_FRAGMENTS)
