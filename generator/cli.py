@@ -7,26 +7,30 @@ command that needs them, so `hardcase check` starts fast.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TextIO
 
 from . import __version__
 from .errors import ExitCode, HardcaseError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `entry` must stay cheap to import (see check_cmd)
+if TYPE_CHECKING:
+    import argparse
+    from pathlib import Path
+    from typing import TextIO
 
 FORMATS = ("text", "json", "sarif")
 SEVERITIES = ("error", "warning", "info", "style")
 CONFIG_NAME = ".hardcase-check.yaml"
 
 
-@dataclass
 class Environment:
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    stdin_isatty: bool = field(default_factory=lambda: sys.stdin.isatty())
+    """Where a command reads and writes (tests pass StringIOs)."""
+
+    def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None,
+                 stdin_isatty: bool | None = None) -> None:
+        self.stdout: TextIO = stdout if stdout is not None else sys.stdout
+        self.stderr: TextIO = stderr if stderr is not None else sys.stderr
+        self.stdin_isatty: bool = sys.stdin.isatty() if stdin_isatty is None else stdin_isatty
 
 
 def _answer_keys() -> str:
@@ -37,6 +41,9 @@ def _answer_keys() -> str:
 
 def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; the answer-key epilog of `new` is only built for `new` (it loads the catalog)."""
+    import argparse
+    from pathlib import Path
+
     parser = argparse.ArgumentParser(
         prog="hardcase",
         description="Containers secure by construction: generate, harden, check and prove them.",
@@ -126,19 +133,10 @@ def _cmd_verify(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _cmd_check(args: argparse.Namespace, env: Environment) -> int:
-    from .errors import UsageError
-    from .lint import at_least, check, discover, load_config, read_dockerfile
-    from .report import OutputFormat, file_report, render
-    from .rules import Severity
+    from .check_cmd import run_check
 
-    files = discover(args.paths)
-    if not files:
-        raise UsageError(f"no Dockerfiles found in {', '.join(map(str, args.paths))}")
-    config = load_config(args.config, Path.cwd())
-    reports = [file_report(str(path), check(read_dockerfile(path), config)) for path in files]
-    env.stdout.write(render(reports, OutputFormat(args.format)))
-    failing = at_least((v for r in reports for v in r.findings), Severity(args.fail_on))
-    return ExitCode.FINDINGS if failing else ExitCode.OK
+    return run_check([str(path) for path in args.paths], args.format, args.fail_on,
+                     str(args.config) if args.config is not None else None, env.stdout)
 
 
 def _cmd_harden(args: argparse.Namespace, env: Environment) -> int:
@@ -155,7 +153,7 @@ def _cmd_harden(args: argparse.Namespace, env: Environment) -> int:
     if args.output is not None and args.output.exists() and not args.force:
         raise ConflictError(f"{args.output} exists; use --force to replace it")
     parsed = read_dockerfile(args.file)
-    result = harden(parsed, load_config(args.config, Path.cwd()), unsafe=args.unsafe_fixes)
+    result = harden(parsed, load_config(args.config, "."), unsafe=args.unsafe_fixes)
     report = render([file_report(str(args.file), result.remaining, result.applied)],
                     OutputFormat(args.format), harden=True)
     if args.diff:
@@ -219,7 +217,7 @@ def _cmd_new(args: argparse.Namespace, env: Environment) -> int:
 
         ask = questionary_ask
     request = NewRequest(
-        dest=Path(args.dest), preset=args.preset, answers_file=args.answers, sets=args.sets,
+        dest=_path(args.dest), preset=args.preset, answers_file=args.answers, sets=args.sets,
         with_app=args.with_app, registry_mirror=args.registry_mirror, force=args.force,
         dry_run=args.dry_run, ask=ask,
     )
@@ -238,6 +236,8 @@ def _cmd_new(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _cmd_presets(args: argparse.Namespace, env: Environment) -> int:
+    import json
+
     from . import presets
     from .errors import UsageError
 
@@ -269,6 +269,8 @@ def _cmd_presets(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _cmd_seccomp(args: argparse.Namespace, env: Environment) -> int:
+    import json
+
     from . import seccomp
     from .errors import UsageError
 
@@ -327,5 +329,17 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         return ExitCode.INTERRUPTED
 
 
+def _path(value: str) -> Path:
+    from pathlib import Path
+
+    return Path(value)
+
+
 def entry() -> None:
+    if sys.argv[1:2] == ["check"]:
+        from .check_cmd import fast_main
+
+        status = fast_main(sys.argv[2:])
+        if status is not None:
+            sys.exit(status)
     sys.exit(main())

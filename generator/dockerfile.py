@@ -8,10 +8,11 @@ outside the touched instructions alone. Only "\\n" ends a line, as in BuildKit's
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from functools import cached_property
 
 from .errors import UsageError
+from .record import field
+from .record import record as dataclass
 
 KNOWN_INSTRUCTIONS = frozenset({
     "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",

@@ -9,10 +9,12 @@ cannot loop forever, and every pass must leave a file BuildKit's parser accepts.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
 
+from .record import field
+from .record import record as dataclass
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `check` does not import typing
 if TYPE_CHECKING:
     from .dockerfile import ParsedDockerfile
     from .lint import Config

@@ -10,14 +10,19 @@ Suppression is the engine's job, never a rule's:
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from .dockerfile import ParsedDockerfile
 from .errors import UsageError
+from .record import field, replace
+from .record import record as dataclass
 from .rules import RULE_BY_ID, RULES, Rule, Severity, Violation
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `check` does not import typing (or pathlib) at all
+if TYPE_CHECKING:
+    from pathlib import Path
 
 CONFIG_NAME = ".hardcase-check.yaml"
 DOCKERFILE_PATTERNS = ("Dockerfile", "*.Dockerfile", "Dockerfile.*")
@@ -69,18 +74,25 @@ def at_least(violations: Iterable[Violation], severity: Severity) -> list[Violat
     return [v for v in violations if RULE_BY_ID[v.rule_id].severity.rank >= severity.rank]
 
 
-def load_config(explicit: Path | None, start: Path) -> Config:
-    path = explicit
+def load_config(explicit: str | os.PathLike[str] | None, start: str | os.PathLike[str]) -> Config:
+    path = os.fspath(explicit) if explicit is not None else None
     if path is None:
-        for directory in (start.resolve(), *start.resolve().parents):
-            if (directory / CONFIG_NAME).is_file():
-                path = directory / CONFIG_NAME
+        directory = os.path.realpath(start)
+        while True:
+            if os.path.isfile(os.path.join(directory, CONFIG_NAME)):
+                path = os.path.join(directory, CONFIG_NAME)
                 break
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                break
+            directory = parent
     if path is None:
         return Config()
+    from pathlib import Path
+
     from .yamlio import load_yaml_file
 
-    data = load_yaml_file(path) or {}
+    data = load_yaml_file(Path(path)) or {}
     if not isinstance(data, dict) or set(data) - {"ignore"}:
         raise UsageError(f"{path}: expected a mapping with one key, `ignore`")
     ignore = data.get("ignore") or []
@@ -111,13 +123,14 @@ def discover(paths: list[Path]) -> list[Path]:
     return found
 
 
-def read_dockerfile(path: Path) -> ParsedDockerfile:
+def read_dockerfile(path: str | os.PathLike[str]) -> ParsedDockerfile:
     from .dockerfile import parse
 
     try:
-        text = path.read_bytes().decode("utf-8")
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
-    return parse(text, str(path))
+    return parse(text, os.fspath(path))

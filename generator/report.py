@@ -6,12 +6,12 @@ output and nothing else, so each format has its own exact-output tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
 
+from .record import record as dataclass
 from .rules import RULE_BY_ID, Rule, Violation
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `check` does not import typing
 if TYPE_CHECKING:
     from .fix import AppliedFix
 

@@ -9,12 +9,12 @@ Suppression and config ignores live in the engine (`generator.lint`), never in a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
 
 from ..fix import Fix, FixSafety
+from ..record import record as dataclass
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `check` does not import typing
 if TYPE_CHECKING:
     from ..dockerfile import ParsedDockerfile
 

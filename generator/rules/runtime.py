@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from collections.abc import Iterator
@@ -58,6 +57,8 @@ def fix_exec_form(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
         return None
     safe = instruction.keyword == "CMD" and "ENTRYPOINT" not in keywords
     keyword = parsed.source(instruction).split(None, 1)[0]
+    import json
+
     edit = replace_instruction(parsed, instruction, [f"{keyword} {json.dumps(words)}"])
     return Fix((edit,), FixSafety.SAFE if safe else FixSafety.NEEDS_REVIEW, "exec form")
 
@@ -130,6 +131,8 @@ def fix_healthcheck(parsed: ParsedDockerfile, violation: Violation) -> Fix | Non
     probe = _probe(parsed, port)
     if probe is None:
         return None
+    import json
+
     line = f"HEALTHCHECK {HEALTH_OPTIONS} CMD {json.dumps(probe)}"
     edit = insert_at_runtime(parsed, parsed.final_stage, frozenset({"RUN", "COPY", "ADD", "USER", "EXPOSE"}), [line])
     return Fix((edit,), FixSafety.NEEDS_REVIEW, f"health check with {probe[0]}")

@@ -1,0 +1,92 @@
+"""`hardcase check`, and its fast start.
+
+`hardcase check FILE` is meant to run on every commit and in editors, so it must start as fast as
+hadolint. `generator.cli.entry` hands plain `check` command lines to `fast_main` before anything
+else is imported: no argparse, pathlib, dataclasses or typing, and no module of the other commands.
+Anything unusual (`--help`, a bad option or value, `--`) returns None and goes through the full
+argparse command line, so both paths accept and reject exactly the same arguments.
+"""
+
+from __future__ import annotations
+
+import os
+
+FORMATS = ("text", "json", "sarif")
+SEVERITIES = ("error", "warning", "info", "style")
+OPTIONS = {"--format": FORMATS, "--fail-on": SEVERITIES, "--config": None}
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start time
+if TYPE_CHECKING:
+    from typing import TextIO
+
+
+def path_str(path: str) -> str:
+    """The path as `str(pathlib.PurePosixPath(path))` spells it (reports name files the same either way)."""
+    lead = "//" if path.startswith("//") and not path.startswith("///") else "/" if path.startswith("/") else ""
+    return lead + "/".join(part for part in path.split("/") if part and part != ".") or "."
+
+
+def run_check(paths: list[str], output: str, fail_on: str, config_file: str | None, stdout: TextIO) -> int:
+    """Check files and directories; write the report; the exit status (0 clean, 1 findings)."""
+    from .errors import ExitCode, UsageError
+    from .lint import at_least, check, load_config, read_dockerfile
+    from .report import OutputFormat, file_report, render
+    from .rules import Severity
+
+    if all(os.path.isfile(path) for path in paths):
+        files: list[str | os.PathLike[str]] = list(paths)
+    else:
+        from pathlib import Path
+
+        from .lint import discover
+
+        files = list(discover([Path(path) for path in paths]))
+        if not files:
+            raise UsageError(f"no Dockerfiles found in {', '.join(paths)}")
+    config = load_config(config_file, os.getcwd())
+    reports = [file_report(os.fspath(path), check(read_dockerfile(path), config)) for path in files]
+    stdout.write(render(reports, OutputFormat(output)))
+    failing = at_least((v for r in reports for v in r.findings), Severity(fail_on))
+    return ExitCode.FINDINGS if failing else ExitCode.OK
+
+
+def parse_fast(argv: list[str]) -> tuple[list[str], dict[str, str]] | None:
+    """(paths, options) for a plain `check` command line (the words after `check`), else None."""
+    paths: list[str] = []
+    options: dict[str, str] = {}
+    words = iter(argv)
+    for word in words:
+        if not word.startswith("-") or word == "-":
+            paths.append(word)
+            continue
+        name, equals, value = word.partition("=")
+        if name not in OPTIONS or name in options:
+            return None
+        if not equals:
+            value = next(words, "")
+        choices = OPTIONS[name]
+        if not value or value.startswith("-") or (choices is not None and value not in choices):
+            return None
+        options[name] = value
+    return (paths, options) if paths else None
+
+
+def fast_main(argv: list[str]) -> int | None:
+    """Run `check` for the words after it, or None when the full command line must handle them."""
+    import sys
+
+    parsed = parse_fast(argv)
+    if parsed is None:
+        return None
+    paths, options = [path_str(p) for p in parsed[0]], parsed[1]
+    from .errors import ExitCode, HardcaseError
+
+    try:
+        return run_check(paths, options.get("--format", "text"), options.get("--fail-on", "style"),
+                         path_str(options["--config"]) if "--config" in options else None, sys.stdout)
+    except HardcaseError as exc:
+        print(f"hardcase: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hardcase: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
