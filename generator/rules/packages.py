@@ -8,7 +8,16 @@ from collections.abc import Callable, Iterator
 from ..dockerfile import Instruction, ParsedDockerfile
 from ..fix import Edit, Fix, FixSafety
 from . import Rule, Severity, Violation
-from ._support import append_edit, command_start, comment_free, replace_instruction
+from ._support import (
+    append_edit,
+    command_start,
+    comment_free,
+    image_name,
+    image_of,
+    image_tag,
+    replace_instruction,
+    stage_chain,
+)
 
 SEGMENT_SPLIT_RE = re.compile(r"&&|\|\||;|\|")
 
@@ -285,6 +294,93 @@ def fix_pip_cache(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     return _insert_after_verb(parsed, run, r"pip3?", "install", "--no-cache-dir", lambda text: "--no-cache-dir" in text)
 
 
+LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
+NPM_INSTALL_RE = r"(?<![\w/.-])npm((?:{sep}-[\w=.:/@-]+)*){sep}(install|i)(?![\w-])"
+BUILD_TOOLS_RE = re.compile(r"\bnpm\s+run\b|\bnpx\b|\byarn\b|node_modules/\.bin|\bnpm\s+(?:test|start)\b")
+
+
+def _npm_install_all(words: list[str]) -> bool:
+    """`npm install` of the whole package.json: no package operands, not global."""
+    rest = [w for w in words if "=" not in w or w.startswith("-")]
+    while rest and rest[0] in ("sudo", "env", "exec", "command"):
+        rest = rest[1:]
+    if len(rest) < 2 or rest[0].rsplit("/", 1)[-1] != "npm":
+        return False
+    operands = [w for w in rest[1:] if not w.startswith("-")]
+    flags = [w for w in rest[1:] if w.startswith("-")]
+    return operands[:1] in (["install"], ["i"]) and len(operands) == 1 and not {"-g", "--global"} & set(flags)
+
+
+def check_npm_ci(parsed: ParsedDockerfile) -> Iterator[Violation]:
+    """What it does:
+    Checks for `npm install` of a whole project (no package names) instead of `npm ci`.
+
+    Why is this bad?
+    `npm install` may resolve newer versions than the lockfile records and rewrites it: the image
+    gets dependencies nobody reviewed. `npm ci` installs exactly the lockfile, and `--omit=dev`
+    keeps test and build tools out of the runtime image (CIS Docker Benchmark 4.3).
+
+    Example:
+    ```dockerfile
+    COPY package.json package-lock.json ./
+    RUN npm install
+    ```
+
+    Use instead:
+    ```dockerfile
+    COPY package.json package-lock.json ./
+    RUN npm ci --omit=dev
+    ```
+
+    Fix safety:
+    Needs review. Only when a `COPY`/`ADD` names `package-lock.json` (or `npm-shrinkwrap.json`)
+    before the `RUN` — `npm ci` fails without one — and the base is a `node` image whose tag says
+    Node 10 or later. `--omit=dev` is added only in the final stage, on Node 16 or later, when no
+    later `RUN` of the stage runs `npm run`, `npx`, `yarn` or `node_modules/.bin` (they may need
+    the dev dependencies); otherwise it becomes plain `npm ci`.
+    """
+    for run in _runs(parsed):
+        if any(_npm_install_all(words) for words in segments(run.command)):
+            yield NPM_CI.violation(run.start_line, instruction=run.index)
+
+
+def _node_major(parsed: ParsedDockerfile, run: Instruction) -> int | None:
+    ref = image_of(parsed, parsed.stages[run.stage])
+    match = re.match(r"(\d+)", image_tag(ref) or "")
+    return int(match.group(1)) if image_name(ref).rsplit("/", 1)[-1] == "node" and match else None
+
+
+def _lockfile_copied(parsed: ParsedDockerfile, run: Instruction) -> bool:
+    for member in stage_chain(parsed, parsed.stages[run.stage]):
+        for instruction in parsed.stage_instructions(member):
+            if instruction.index < run.index and instruction.keyword in ("COPY", "ADD") and any(
+                    word.rstrip("/").rsplit("/", 1)[-1] in LOCKFILES for word in instruction.value[:-1]):
+                return True
+    return False
+
+
+def fix_npm_ci(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
+    run = parsed.instructions[violation.instruction]
+    major = _node_major(parsed, run) if run.stage >= 0 else None
+    if major is None or major < 10 or not _lockfile_copied(parsed, run) or run.heredocs:
+        return None
+    stage = parsed.stages[run.stage]
+    later = " ".join(i.command for i in parsed.stage_instructions(stage) if i.index > run.index and i.keyword == "RUN")
+    omit = major >= 16 and stage is parsed.final_stage and not BUILD_TOOLS_RE.search(later)
+    source = comment_free(parsed, run)
+    edits = []
+    for match in re.finditer(NPM_INSTALL_RE.format(sep=_sep(parsed)), source):
+        tail = SEGMENT_SPLIT_RE.split(source[match.end():], maxsplit=1)[0]
+        if not _npm_install_all(f"{match.group(0)} {tail}".split()):
+            continue
+        flags = match.group(0) + tail
+        add = omit and not re.search(r"--omit|--only|--production", flags)
+        edits.append(Edit(run.start + match.start(2), run.start + match.end(2), "ci --omit=dev" if add else "ci"))
+    if not edits:
+        return None
+    return Fix(tuple(edits), FixSafety.NEEDS_REVIEW, "npm install -> npm ci" + (" --omit=dev" if omit else ""))
+
+
 SAFETY = {"--no-install-recommends": FixSafety.NEEDS_REVIEW, "--no-cache": FixSafety.SAFE,
           "--no-cache-dir": FixSafety.SAFE}
 
@@ -301,4 +397,6 @@ YUM_CLEAN = Rule("HC044", "yum-cache-kept", Severity.INFO, "yum/dnf install with
                  check_yum_clean, fix_yum_clean, FixSafety.SAFE)
 PIP_CACHE = Rule("HC045", "pip-cache-kept", Severity.INFO, "pip install without --no-cache-dir", "4.3", "DL3042",
                  check_pip_cache, fix_pip_cache, FixSafety.SAFE)
-RULES = (NO_INSTALL_RECOMMENDS, UPDATE_ALONE, APT_LISTS, APK_NO_CACHE, YUM_CLEAN, PIP_CACHE)
+NPM_CI = Rule("HC046", "npm-install-not-ci", Severity.INFO, "npm install instead of npm ci", "4.3", None,
+              check_npm_ci, fix_npm_ci, FixSafety.NEEDS_REVIEW)
+RULES = (NO_INSTALL_RECOMMENDS, UPDATE_ALONE, APT_LISTS, APK_NO_CACHE, YUM_CLEAN, PIP_CACHE, NPM_CI)
