@@ -66,9 +66,10 @@ def assert_runs_kept(before: str, after: str) -> None:
     """The words of the original RUN commands are a subsequence of the output's RUN words: fixes only add
     flags, prefixes and cleanup (or merge a RUN into the one that follows it). The rewrites that remove
     or change a word are accounted for: `sudo` prefixes go, `chmod 777` becomes `chmod 755`, a leading
-    `cd DIR &&` becomes `WORKDIR DIR`, `npm install` becomes `npm ci` (the lockfile's tree)."""
-    old = [w for c in run_commands(parse(before)) for w in c.split() if w != "sudo"]
-    new = iter(w for c in run_commands(parse(after), workdir_as_cd=True) for w in c.split())
+    `cd DIR &&` becomes `WORKDIR DIR`, `npm install` becomes `npm ci` (the lockfile's tree); double quotes are
+    ignored (the HC030 fix quotes a secret's uses)."""
+    old = [w.replace('"', "") for c in run_commands(parse(before)) for w in c.split() if w != "sudo"]
+    new = iter(w.replace('"', "") for c in run_commands(parse(after), workdir_as_cd=True) for w in c.split())
     for word in old:
         accepted = {word, "755"} if word in ("777", "0777") else {word, "ci"} if word in ("install", "i") else {word}
         assert any(candidate in accepted for candidate in new), f"RUN word {word!r} lost or reordered"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from ..dockerfile import Instruction, ParsedDockerfile
 from ..fix import Edit, Fix, FixSafety
 from . import Rule, Severity, Violation
-from ._support import command_start, keyword_end, replace_instruction
+from ._support import command_start, comment_free, keyword_end, replace_instruction
 
 SECRET_NAME_RE = re.compile(
     r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|^AWS_(?!REGION|DEFAULT_REGION))",
@@ -64,7 +64,8 @@ def check_secrets(parsed: ParsedDockerfile) -> Iterator[Violation]:
     Needs review. The fix removes the declaration and, for each `RUN` of the same stage that uses the
     variable, mounts a build secret named after it and exports it for that command only. The build
     then needs `--secret`; a value the application read from `ENV` at run time must be passed at run
-    time instead (a secrets file). Uses outside `RUN` (or in other stages) are only reported.
+    time instead (a secrets file). Unquoted uses of the variable in that `RUN` are quoted (a secret
+    is one word; shell word splitting of it is not kept). Uses outside `RUN` (or in other stages) are only reported.
     """
     for instruction in parsed.instructions:
         if instruction.keyword not in ("ENV", "ARG"):
@@ -78,6 +79,31 @@ def check_secrets(parsed: ParsedDockerfile) -> Iterator[Violation]:
 
 def _uses(name: str, text: str) -> bool:
     return re.search(rf"\$(?:{re.escape(name)}\b|\{{{re.escape(name)}\b)", text) is not None
+
+
+def _unquoted_uses(name: str, text: str) -> list[tuple[int, int]]:
+    """Spans of `$NAME` / `${NAME}` that are outside single and double quotes (shell word splitting applies)."""
+    use = re.compile(rf"\$(?:{re.escape(name)}\b|\{{{re.escape(name)}\}})")
+    spans: list[tuple[int, int]] = []
+    quote = None
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if quote:
+            if char == quote:
+                quote = None
+            elif char == "\\" and quote == '"':
+                i += 1
+        elif char in "'\"":
+            quote = char
+        elif char == "\\":
+            i += 1
+        elif char == "$" and (match := use.match(text, i)):
+            spans.append((match.start(), match.end()))
+            i = match.end()
+            continue
+        i += 1
+    return spans
 
 
 def fix_secrets(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
@@ -106,6 +132,13 @@ def fix_secrets(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
             return None
         edits.append(Edit.insert(start, prefix))
         edits.append(Edit.insert(begin, exports))
+        # Quote the uses: the value now comes from a command substitution, and a secret is one word.
+        body = comment_free(parsed, later)[begin - later.start:]
+        for n in names:
+            for first, last in _unquoted_uses(n, body):
+                if first == 0:
+                    continue  # the exports go there; a command that is the secret itself stays as written
+                edits += [Edit.insert(begin + first, '"'), Edit.insert(begin + last, '"')]
     if declaration.stage == -1 and any(_uses(n, parsed.source(i)) for n in secret for i in parsed.instructions):
         return None
     return Fix(tuple(edits), FixSafety.NEEDS_REVIEW, "moved to build secrets: " + ", ".join(secret))
