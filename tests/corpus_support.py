@@ -111,10 +111,13 @@ def parse(text: str) -> tuple[Any, ...]:
 
 
 def parse_error(text: str) -> str | None:
+    """None when BuildKit's parser accepts TEXT, else why not. The binding itself can fail on valid
+    text too (UnicodeDecodeError for some non-ASCII characters in flags): that counts as "does not
+    parse", never as a crash of the judge."""
     try:
         parse(text)
-    except dockerfile.GoParseError as exc:
-        return str(exc)
+    except ValueError as exc:  # dockerfile.GoParseError and UnicodeDecodeError are both ValueErrors
+        return f"{type(exc).__name__}: {exc}"
     return None
 
 

@@ -258,7 +258,7 @@ def well_formed(text: str) -> bool:
     only ARG before the first FROM (BuildKit's parser alone accepts `update` as an instruction)."""
     try:
         commands = parse(text)
-    except Exception:  # dockerfile.GoParseError, or text the Go side cannot take
+    except ValueError:  # dockerfile.GoParseError, or UnicodeDecodeError from the binding
         return False
     seen_from = False
     for cmd in commands:
