@@ -128,6 +128,10 @@ def _directives(text: str) -> dict[str, str]:
 def parse(text: str, origin: str = "Dockerfile") -> ParsedDockerfile:
     import dockerfile
 
+    if "\x00" in text:
+        # The parser gets a C string: it would silently stop at the NUL and drop the rest of the file.
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise UsageError(f"{origin}:{line}: NUL byte in the Dockerfile (not a text file)")
     try:
         commands = dockerfile.parse_string(text)
     except dockerfile.GoParseError as exc:

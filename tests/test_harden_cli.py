@@ -115,6 +115,10 @@ def test_check_errors(tmp_path: Path) -> None:
     assert_one_line_error(run_cli("check", bad), 2, mentions="UTF-8")
     bad.write_text("# only a comment\n", encoding="utf-8")
     assert_one_line_error(run_cli("check", bad), 2)
+    # BuildKit's parser would stop at a NUL and drop the rest (harden would then not be idempotent)
+    bad.write_bytes(b"FROM d\x00ebian:12\nRUN echo hi\n")
+    assert_one_line_error(run_cli("check", bad), 2, mentions="NUL byte")
+    assert_one_line_error(run_cli("harden", bad), 2, mentions="NUL byte")
 
 
 def test_inline_suppression(tmp_path: Path) -> None:
