@@ -13,14 +13,19 @@ The property, for every input: no exception escapes `main()`, and either
 `check --format json` likewise exits 0/1 with a JSON report or 2 with one error line. Realistic
 inputs that BuildKit parses must be hardened (exit 0); inputs BuildKit rejects must be refused.
 
-The default run does a few thousand examples in well under a minute; `-m slow` runs many more.
+`check` also runs as a real process on some junk (its console entry point has its own fast path).
+
+The default run does a few thousand examples in about a minute; `-m slow` runs many more.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +34,14 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.corpus_support import ERROR_PREFIX, CliResult, corpus_dirs, parse, parse_error, run_cli
+from tests.corpus_support import ERROR_PREFIX, REPO, CliResult, corpus_dirs, parse, parse_error, run_cli
 
-DEFAULT_REALISTIC = 1200
-DEFAULT_JUNK = 1300
+DEFAULT_REALISTIC = 1000
+DEFAULT_JUNK = 1200
+DEFAULT_PROCESS = 80
 SLOW_REALISTIC = 30000
 SLOW_JUNK = 30000
+SLOW_PROCESS = 1000
 SUPPRESS = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large,
             HealthCheck.filter_too_much]
 
@@ -323,6 +330,25 @@ def check_contract(tmp: Path, data: bytes) -> Outcome:
     return Outcome(True, input_parses)
 
 
+def check_process_contract(tmp: Path, data: bytes) -> None:
+    """`hardcase check FILE --format json` as a real process (the console entry point, whose fast
+    start path parses the command line without argparse): JSON and exit 0/1, or exit 2 and one
+    `hardcase: error:` line; never a traceback."""
+    source = tmp / "Dockerfile"
+    source.write_bytes(data)
+    proc = subprocess.run([sys.executable, "-m", "generator", "check", str(source), "--format", "json"],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = CliResult(proc.returncode, proc.stdout, proc.stderr)
+    if result.exit_code in (0, 1):
+        assert result.stderr == "", result.stderr
+        assert [f["path"] for f in json.loads(result.stdout)["files"]] == [str(source)]
+        event("check process: report")
+    else:
+        assert_one_line_error(result, "check (process)")
+        event("check process: clear error")
+
+
 def realistic_property(tmp: Path, text: str) -> None:
     outcome = check_contract(tmp, text.encode("utf-8"))
     valid = well_formed(text)
@@ -358,6 +384,19 @@ def test_fuzz_realistic_dockerfiles(tmp_path: Path, text: str) -> None:
 @given(data=junk_dockerfile())
 def test_fuzz_junk(tmp_path: Path, data: bytes) -> None:
     check_contract(tmp_path, data)
+
+
+@settings(max_examples=DEFAULT_PROCESS, deadline=None, suppress_health_check=SUPPRESS)
+@given(data=junk_dockerfile())
+def test_fuzz_check_as_a_process(tmp_path: Path, data: bytes) -> None:
+    check_process_contract(tmp_path, data)
+
+
+@pytest.mark.slow
+@settings(max_examples=SLOW_PROCESS, deadline=None, suppress_health_check=SUPPRESS)
+@given(data=junk_dockerfile())
+def test_fuzz_check_as_a_process_long(tmp_path: Path, data: bytes) -> None:
+    check_process_contract(tmp_path, data)
 
 
 @pytest.mark.slow
