@@ -25,8 +25,15 @@ import dockerfile
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "corpus"
 ERROR_PREFIX = "hardcase: error: "
-# The requirement (issue 4): at least 90 % of hadolint findings removed across the corpus.
+# The requirement (issue 4): at least 90 % of hadolint findings removed across the corpus, measured
+# on the findings harden can fix offline (see VERSION_PIN_RULES).
 REQUIRED_REMOVED_SHARE = 0.90
+# hadolint's "pin the package versions" rules: apt-get (DL3008), pip (DL3013), npm (DL3016), apk
+# (DL3018), gem/bundler (DL3028) and yum/dnf (DL3033). Fixing them means choosing a version, which
+# needs that package index as it is at build time — something harden, an offline text rewrite, does
+# not have and must not guess. They are counted apart: the 90 % target applies to every other
+# finding, and these may only never increase.
+VERSION_PIN_RULES = frozenset({"DL3008", "DL3013", "DL3016", "DL3018", "DL3028", "DL3033"})
 
 
 # --- the corpus ----------------------------------------------------------------------------------
@@ -256,6 +263,12 @@ def count_by_rule(per_file: dict[str, list[str]]) -> dict[str, int]:
 
 def removed_share(before: int, after: int) -> float:
     return (before - after) / before if before else 1.0
+
+
+def split_pins(counts: dict[str, int]) -> tuple[int, int]:
+    """(findings of the version-pin rules, all other findings) of a per-rule count."""
+    pins = sum(n for rule, n in counts.items() if rule in VERSION_PIN_RULES)
+    return pins, sum(counts.values()) - pins
 
 
 def added_hadolint_pragmas(original: str, hardened: str) -> list[str]:

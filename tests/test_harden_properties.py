@@ -5,6 +5,8 @@ heredocs, comments, parser directives)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from harden_support import all_inputs, harden_text
 
@@ -65,10 +67,12 @@ def run_commands(parsed: ParsedDockerfile, workdir_as_cd: bool = False) -> list[
 def assert_runs_kept(before: str, after: str) -> None:
     """The words of the original RUN commands are a subsequence of the output's RUN words: fixes only add
     flags, prefixes and cleanup (or merge a RUN into the one that follows it). The rewrites that remove
-    or change a word are accounted for: `sudo` prefixes go, `chmod 777` becomes `chmod 755`, a leading
+    or change a word are accounted for: `sudo` prefixes go (with a `-E`/`--preserve-env` after them: as root,
+    the command keeps its environment either way), `chmod 777` becomes `chmod 755`, a leading
     `cd DIR &&` becomes `WORKDIR DIR`, `npm install` becomes `npm ci` (the lockfile's tree); double quotes are
     ignored (the HC030 fix quotes a secret's uses)."""
-    old = [w.replace('"', "") for c in run_commands(parse(before)) for w in c.split() if w != "sudo"]
+    old = [w.replace('"', "") for c in run_commands(parse(before))
+           for w in re.sub(r"(?<!\S)sudo(?:\s+(?:-E|--preserve-env))*(?!\S)", " ", c).split()]
     new = iter(w.replace('"', "") for c in run_commands(parse(after), workdir_as_cd=True) for w in c.split())
     for word in old:
         accepted = {word, "755"} if word in ("777", "0777") else {word, "ci"} if word in ("install", "i") else {word}

@@ -158,8 +158,41 @@ def command_start(parsed: ParsedDockerfile, instruction: Instruction) -> int | N
     return instruction.start + position + len(rest) - len(stripped)
 
 
+HEREDOC_SCRIPT_RE = re.compile(r"<<-?([\"']?)([A-Za-z_][\w-]*)\1")
+SCRIPT_SHEBANG_RE = re.compile(r"#!\s*(?:/usr)?/bin/(?:env\s+)?(?:ba|da|a)?sh\b")
+
+
+def heredoc_script_end(parsed: ParsedDockerfile, run: Instruction) -> int | None:
+    """Offset just past the last command of a RUN whose whole command is one heredoc script
+    (`RUN <<EOF` … `EOF`), where `&& more` can go; None when that is not certain: the heredoc feeds
+    another program (`RUN python3 <<EOF`), the script is not a shell script, or its last line is
+    empty, a comment, continued or ends with an operator."""
+    if run.json or len(run.heredocs) != 1 or run.keyword != "RUN" or len(run.value) != 1:
+        return None
+    if HEREDOC_SCRIPT_RE.fullmatch(run.value[0].strip()) is None:
+        return None
+    body = run.heredocs[0]
+    first = body.lstrip().split("\n", 1)[0]
+    if first.startswith("#!") and not SCRIPT_SHEBANG_RE.match(first):
+        return None
+    lines = parsed.source(run).rstrip("\r\n").split("\n")
+    script = lines[1:-1]  # between `RUN <<EOF` and the terminator
+    while script and not script[-1].strip():
+        script.pop()
+    if not script:
+        return None
+    last = script[-1].rstrip("\r").rstrip()
+    if "#" in last or last.endswith(("\\", "&&", "||", "|", "&", ";", "{", "(", "do", "then", "else", "in")):
+        return None
+    return run.start + sum(len(line) + 1 for line in lines[:1 + len(script) - 1]) + len(last)
+
+
 def append_edit(parsed: ParsedDockerfile, run: Instruction, command: str) -> Edit | None:
-    """`&& command` (or `; ` after a trailing `;`) at the end of a shell-form RUN, when that is unambiguous."""
+    """`&& command` (or `; ` after a trailing `;`) at the end of a shell-form RUN, or of a RUN's
+    heredoc script, when that is unambiguous."""
+    if run.heredocs:
+        script_end = heredoc_script_end(parsed, run)
+        return Edit.insert(script_end, f" && {command}") if script_end is not None else None
     end = command_end(parsed, run)
     if end is None or run.keyword != "RUN":
         return None

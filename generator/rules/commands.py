@@ -8,10 +8,23 @@ from collections.abc import Iterator
 from ..dockerfile import ParsedDockerfile
 from ..fix import Edit, Fix, FixSafety
 from . import Rule, Severity, Violation
-from ._support import comment_free, effective_user, keyword_end, runs_as_root
+from ._support import (
+    HEREDOC_SCRIPT_RE,
+    command_start,
+    comment_free,
+    effective_user,
+    family,
+    image_name,
+    image_of,
+    image_tag,
+    keyword_end,
+    runs_as_root,
+)
 
 URL_RE = re.compile(r"^(?:https?|ftp)://|^git@|\.git(?:#.*)?$", re.IGNORECASE)
 ARCHIVE_RE = re.compile(r"\.(?:tar|tgz|tbz2?|txz|tar\.(?:gz|bz2|xz|zst|lz4)|gz|bz2|xz)$", re.IGNORECASE)
+# A destination that names a file: a last path component with an extension, no variable, no trailing slash.
+FILE_DESTINATION_RE = re.compile(r"(?:^|/)[\w-]+\.[A-Za-z0-9]{1,5}$")
 PIPE_TO_SHELL_RE = re.compile(r"\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:/(?:usr/)?bin/)?(?:ba|z|da)?sh\b")
 
 
@@ -39,7 +52,10 @@ def check_add_local(parsed: ParsedDockerfile) -> Iterator[Violation]:
 
     Fix safety:
     Safe. Only `ADD` with local, non-archive sources (and no `ADD`-only flags) becomes `COPY`;
-    local archives (which `ADD` unpacks) are reported instead.
+    local archives (which `ADD` unpacks) are reported instead. Needs review for one source named by
+    a variable (`ADD ${JAR_FILE} app.jar`): it becomes `COPY` only when the destination is a single
+    file with a non-archive extension, since the variable could still name an archive that `ADD`
+    would have unpacked; other sources with variables are reported only.
     """
     for instruction in parsed.instructions:
         if instruction.keyword != "ADD" or instruction.heredocs:
@@ -54,13 +70,21 @@ def check_add_local(parsed: ParsedDockerfile) -> Iterator[Violation]:
 def fix_add_local(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     instruction = parsed.instructions[violation.instruction]
     sources = _add_sources(instruction.value)
-    if any(ARCHIVE_RE.search(s) or "$" in s for s in sources):
+    if any(ARCHIVE_RE.search(s) for s in sources):
         return None
     if any(f.split("=", 1)[0] in ("--checksum", "--keep-git-dir", "--unpack") for f in instruction.flags):
         return None
+    safety = FixSafety.SAFE
+    if any("$" in s for s in sources):
+        # The variable could name an archive, which ADD would unpack: only when the destination is
+        # one file whose name says it is no directory to unpack into (`app.jar`, not `/opt/` or `/app`).
+        destination = instruction.value[-1]
+        if len(sources) != 1 or not FILE_DESTINATION_RE.search(destination) or ARCHIVE_RE.search(destination):
+            return None
+        safety = FixSafety.NEEDS_REVIEW
     end = keyword_end(parsed, instruction)
     keyword = parsed.text[end - 3:end]
-    return Fix((Edit(end - 3, end, "COPY" if keyword.isupper() else "copy"),), FixSafety.SAFE, "ADD -> COPY")
+    return Fix((Edit(end - 3, end, "COPY" if keyword.isupper() else "copy"),), safety, "ADD -> COPY")
 
 
 def check_add_remote(parsed: ParsedDockerfile) -> Iterator[Violation]:
@@ -112,8 +136,10 @@ def check_sudo(parsed: ParsedDockerfile) -> Iterator[Violation]:
     ```
 
     Fix safety:
-    Needs review. Plain `sudo CMD` prefixes are removed where the step runs as root anyway; `sudo`
-    with options, or after a non-root `USER`, is reported only (switch to `USER root` for that step).
+    Needs review. Plain `sudo CMD` prefixes are removed where the step runs as root anyway, and so
+    is `sudo -E CMD` (`--preserve-env`: the command keeps the environment it has without sudo);
+    `sudo` with other options, or after a non-root `USER`, is reported only (switch to `USER root`
+    for that step).
     """
     for run in parsed.instructions:
         if run.keyword == "RUN" and re.search(r"(?:^|[\s;&|(])sudo\s", run.command + " "):
@@ -125,7 +151,7 @@ def fix_sudo(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     if run.stage < 0 or not runs_as_root(effective_user(parsed, parsed.stages[run.stage], before=run.index)):
         return None
     source = comment_free(parsed, run)
-    matches = list(re.finditer(r"(?:(?<=[\s;&|(]))sudo[ \t]+(?=[^\s-])", source))
+    matches = list(re.finditer(r"(?:(?<=[\s;&|(]))sudo[ \t]+(?:(?:-E|--preserve-env)[ \t]+)*(?=[^\s-])", source))
     uses = len(re.findall(r"(?:^|[\s;&|(])sudo\s", run.command + " "))
     if not matches or len(matches) != uses:
         return None
@@ -200,6 +226,97 @@ def check_pipe_to_shell(parsed: ParsedDockerfile) -> Iterator[Violation]:
             yield PIPE_TO_SHELL.violation(run.start_line, instruction=run.index)
 
 
+WGET_RE = re.compile(r"(?<![\w/.-])wget(?=[ \t])")
+# Words before a command name that still leave it in command position.
+COMMAND_POSITION_RE = re.compile(
+    r"(?:^|&&|\|\||[;|(\n])[ \t]*(?:(?:sudo|exec|command|env|time)[ \t]+|[A-Za-z_]\w*=\S*[ \t]+)*$")
+WGET_QUIET_RE = re.compile(r"^(?:--progress\b|--quiet$|--no-verbose$|-nv$|-[a-zA-Z]*q)")
+
+
+def _wget_quiet(words: list[str]) -> bool:
+    return any(WGET_QUIET_RE.match(w) for w in words)
+
+
+def _wget_segments(command: str) -> Iterator[list[str]]:
+    from .packages import segments
+
+    for words in segments(command):
+        rest = [w for w in words if "=" not in w or w.startswith("-")]
+        while rest and rest[0] in ("sudo", "env", "exec", "command", "time"):
+            rest = rest[1:]
+        if rest and rest[0].rsplit("/", 1)[-1] == "wget":
+            yield rest
+
+
+def check_wget_progress(parsed: ParsedDockerfile) -> Iterator[Violation]:
+    """What it does:
+    Checks that `wget` in `RUN` is called with `--progress=dot:giga` (or `-q`, `-nv`).
+
+    Why is this bad?
+    Without a terminal, wget's progress bar prints a line for every fraction of a percent: a large
+    download floods the build log with thousands of lines and hides the errors that matter.
+
+    Example:
+    ```dockerfile
+    RUN wget https://example.com/tool.tar.gz
+    ```
+
+    Use instead:
+    ```dockerfile
+    RUN wget --progress=dot:giga https://example.com/tool.tar.gz
+    ```
+
+    Fix safety:
+    Safe: `--progress=dot:giga` only changes how GNU wget reports progress (errors are still
+    printed, unlike with `-q`). Applied on Debian/Ubuntu images and RHEL-family images up to
+    version 9, which ship GNU wget 1.x; busybox wget (Alpine) does not know the option and newer
+    Fedora/RHEL ship wget2, so those are reported only.
+    """
+    for run in parsed.instructions:
+        if run.keyword == "RUN" and not run.json and any(not _wget_quiet(w) for w in _wget_segments(run.command)):
+            yield WGET_PROGRESS.violation(run.start_line, instruction=run.index)
+
+
+def _gnu_wget(parsed: ParsedDockerfile, stage: int) -> bool:
+    kind = family(parsed, parsed.stages[stage])
+    if kind == "debian":
+        return True
+    if kind != "rhel":
+        return False
+    ref = image_of(parsed, parsed.stages[stage]).lower()
+    version = re.search(r"\d+", f"{image_name(ref).rsplit('/', 1)[-1]} {image_tag(ref) or ''}")
+    return version is not None and int(version.group(0)) <= 9
+
+
+def fix_wget_progress(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
+    from .packages import SEGMENT_SPLIT_RE
+
+    run = parsed.instructions[violation.instruction]
+    if run.stage < 0 or not _gnu_wget(parsed, run.stage):
+        return None
+    if run.heredocs and not (len(run.value) == 1 and HEREDOC_SCRIPT_RE.fullmatch(run.value[0].strip())):
+        return None
+    begin = command_start(parsed, run)
+    if begin is None:
+        return None
+    source = comment_free(parsed, run)
+    offset = begin - run.start
+    continuation = re.compile(rf"{re.escape(parsed.escape)}\r?\n")
+    edits = []
+    for match in WGET_RE.finditer(source, offset):
+        before = continuation.sub(" ", source[offset:match.start()])
+        if run.heredocs:
+            before = before.split("\n", 1)[1] if "\n" in before else ""
+        if not COMMAND_POSITION_RE.search(before):
+            continue
+        tail = SEGMENT_SPLIT_RE.split(source[match.end():], maxsplit=1)[0]
+        if run.heredocs:
+            tail = re.split(r"(?<!\\)\n", tail, maxsplit=1)[0]
+        if not _wget_quiet(continuation.sub(" ", tail).split()):
+            edits.append(Edit.insert(run.start + match.end(), " --progress=dot:giga"))
+    return Fix(tuple(edits), FixSafety.SAFE, "added --progress=dot:giga") if edits else None
+
+
 ADD_LOCAL = Rule("HC020", "add-instead-of-copy", Severity.WARNING, "ADD used for local files", "4.9", "DL3020",
                  check_add_local, fix_add_local, FixSafety.SAFE)
 ADD_REMOTE = Rule("HC021", "add-remote-without-checksum", Severity.ERROR, "ADD downloads without a checksum", "4.9",
@@ -210,4 +327,6 @@ CHMOD_777 = Rule("HC051", "chmod-777", Severity.WARNING, "world-writable mode 77
                  fix_chmod_777, FixSafety.NEEDS_REVIEW)
 PIPE_TO_SHELL = Rule("HC052", "download-piped-to-shell", Severity.WARNING, "download piped into a shell", None, None,
                      check_pipe_to_shell)
-RULES = (ADD_LOCAL, ADD_REMOTE, SUDO, CHMOD_777, PIPE_TO_SHELL)
+WGET_PROGRESS = Rule("HC056", "wget-progress-bar", Severity.STYLE, "wget without --progress=dot:giga", None, "DL3047",
+                     check_wget_progress, fix_wget_progress, FixSafety.SAFE)
+RULES = (ADD_LOCAL, ADD_REMOTE, SUDO, CHMOD_777, PIPE_TO_SHELL, WGET_PROGRESS)

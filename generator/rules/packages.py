@@ -10,6 +10,7 @@ from ..fix import Edit, Fix, FixSafety
 from . import Rule, Severity, Violation
 from ._support import (
     append_edit,
+    command_end,
     command_start,
     comment_free,
     image_name,
@@ -23,8 +24,11 @@ SEGMENT_SPLIT_RE = re.compile(r"&&|\|\||;|\|")
 
 
 def segments(command: str) -> list[list[str]]:
-    """Simple commands of a shell command line, as word lists (quotes are not interpreted)."""
-    return [part.split() for part in SEGMENT_SPLIT_RE.split(command) if part.split()]
+    """Simple commands of a shell command line, as word lists (quotes are not interpreted). A
+    newline ends a command too: BuildKit has already joined continuation lines of a shell-form
+    command, so newlines left are those of heredoc scripts (whose own continuations are joined here)."""
+    joined = re.sub(r"\\\r?\n", " ", command)
+    return [part.split() for part in SEGMENT_SPLIT_RE.split(joined.replace("\n", ";")) if part.split()]
 
 
 def _invokes(words: list[str], tool: tuple[str, ...], verb: tuple[str, ...]) -> bool:
@@ -105,45 +109,56 @@ def fix_no_install_recommends(parsed: ParsedDockerfile, violation: Violation) ->
 
 def check_update_alone(parsed: ParsedDockerfile) -> Iterator[Violation]:
     """What it does:
-    Checks for a `RUN` that only runs `apt-get update`.
+    Checks for a `RUN` that runs `apt-get update` but installs nothing and keeps the lists: alone,
+    or with other commands such as `apt-get upgrade`.
 
     Why is this bad?
     The layer with the package index is cached on its own: a later `apt-get install` in another
     layer can reuse an index that is weeks old and install outdated, vulnerable versions, or fail
-    (CIS Docker Benchmark 4.7).
+    (CIS Docker Benchmark 4.7). And the index stays in the image: that layer never removes it.
 
     Example:
     ```dockerfile
-    RUN apt-get update
+    RUN apt-get update && apt-get -y upgrade
     RUN apt-get install -y curl
     ```
 
     Use instead:
     ```dockerfile
-    RUN apt-get update && apt-get install -y curl
+    RUN apt-get update && apt-get -y upgrade && apt-get install -y curl
     ```
 
     Fix safety:
-    Safe. The update moves into the `RUN` that directly follows it when that one installs packages:
-    the same commands run in the same order. Otherwise the finding is only reported.
+    Safe. The whole command moves into the `RUN` that directly follows it when that one installs
+    packages with apt: the same commands run in the same order, in one layer (and HC042 then
+    removes the lists there). Not when the moved command changes shell state for what follows
+    (`cd`, `export`, `set`, …) or either `RUN` has flags, heredocs or exec form; otherwise the
+    finding is only reported.
     """
     for run in _runs(parsed):
         parts = segments(run.command)
-        if parts and all(_invokes(w, ("apt-get", "apt"), ("update",)) for w in parts) and not run.heredocs:
+        if (any(_invokes(w, ("apt-get", "apt"), ("update",)) for w in parts) and not run.heredocs
+                and not any(_invokes(w, ("apt-get", "apt"), ("install",)) for w in parts) and not _apt_cleanup(run)):
             yield UPDATE_ALONE.violation(run.start_line, instruction=run.index)
 
 
 def fix_update_alone(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
+    from .shell import STATEFUL
+
     run = parsed.instructions[violation.instruction]
     following = parsed.instructions[run.index + 1] if run.index + 1 < len(parsed.instructions) else None
     if following is None or following.keyword != "RUN" or following.json or following.heredocs or run.flags:
         return None
     if not any(_invokes(w, ("apt-get", "apt"), ("install",)) for w in segments(following.command)):
         return None
-    start = command_start(parsed, following)
-    if start is None:
+    if run.json or any(w[0] in STATEFUL for w in segments(run.command)):
         return None
-    command = " ".join(run.value).strip()
+    start, begin, end = command_start(parsed, following), command_start(parsed, run), command_end(parsed, run)
+    if start is None or begin is None or end is None:
+        return None
+    command = parsed.text[begin:end].rstrip()
+    if command.endswith(("&&", "||", "|", "&", ";")):
+        return None
     return Fix((replace_instruction(parsed, run, []), Edit.insert(start, f"{command} && ")), FixSafety.SAFE,
                "merged apt-get update into the install")
 
@@ -381,14 +396,79 @@ def fix_npm_ci(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     return Fix(tuple(edits), FixSafety.NEEDS_REVIEW, "npm install -> npm ci" + (" --omit=dev" if omit else ""))
 
 
+YARN_BERRY_RE = re.compile(r"\bcorepack\b|\byarn\s+set\s+version\b|yarnPath|\.yarnrc\.yml")
+
+
+def _yarn_cache_cleaned(run: Instruction) -> bool:
+    return (any(_invokes(w, ("yarn",), ("cache",)) and "clean" in w for w in segments(run.command))
+            or any("type=cache" in f and "yarn" in f for f in run.flags))
+
+
+def check_yarn_cache(parsed: ParsedDockerfile) -> Iterator[Violation]:
+    """What it does:
+    Checks that a `RUN` with `yarn install` runs `yarn cache clean` in the same layer (or keeps the
+    cache on a cache mount).
+
+    Why is this bad?
+    Yarn keeps a copy of every downloaded package in its cache: the layer ships all dependencies
+    twice (CIS Docker Benchmark 4.3).
+
+    Example:
+    ```dockerfile
+    COPY package.json yarn.lock ./
+    RUN yarn install --frozen-lockfile
+    ```
+
+    Use instead:
+    ```dockerfile
+    COPY package.json yarn.lock ./
+    RUN yarn install --frozen-lockfile && yarn cache clean
+    ```
+
+    Fix safety:
+    Needs review. `yarn cache clean` is appended and only runs if the install succeeded. With Yarn 1
+    (the `yarn` of the official node images) the cache is a download cache; with Yarn 2+ in
+    Plug'n'Play mode the cache *is* where the packages live, and cleaning it breaks the app. So the
+    fix applies only when everything copied into the stage before the `RUN` is named file by file
+    and none of it is Yarn 2+ configuration (`.yarnrc.yml`, `.yarn/`), and no `RUN` mentions
+    `corepack` or `yarn set version`; otherwise the finding is only reported.
+    """
+    for run in _runs(parsed):
+        if any(_invokes(w, ("yarn",), ("install",)) for w in segments(run.command)) and not _yarn_cache_cleaned(run):
+            yield YARN_CACHE.violation(run.start_line, instruction=run.index)
+
+
+def _yarn_classic(parsed: ParsedDockerfile, run: Instruction) -> bool:
+    """Nothing before RUN in its stage (and the stages it is built on) can have brought Yarn 2+ in."""
+    for member in stage_chain(parsed, parsed.stages[run.stage]):
+        for instruction in parsed.stage_instructions(member):
+            if instruction.index >= run.index:
+                break
+            if instruction.keyword == "RUN" and YARN_BERRY_RE.search(instruction.command):
+                return False
+            if instruction.keyword in ("COPY", "ADD") and any(
+                    "$" in source or "*" in source or "." not in source.rstrip("/").rsplit("/", 1)[-1].lstrip(".")
+                    or ".yarn" in source for source in instruction.value[:-1]):
+                return False  # a directory, a glob or a variable: it may hold .yarnrc.yml
+    return True
+
+
+def fix_yarn_cache(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
+    run = parsed.instructions[violation.instruction]
+    if run.stage < 0 or YARN_BERRY_RE.search(run.command) or not _yarn_classic(parsed, run):
+        return None
+    edit = append_edit(parsed, run, "yarn cache clean")
+    return Fix((edit,), FixSafety.NEEDS_REVIEW, "added yarn cache clean") if edit else None
+
+
 SAFETY = {"--no-install-recommends": FixSafety.NEEDS_REVIEW, "--no-cache": FixSafety.SAFE,
           "--no-cache-dir": FixSafety.SAFE}
 
 NO_INSTALL_RECOMMENDS = Rule("HC040", "apt-install-recommends", Severity.INFO, "apt-get install without "
                              "--no-install-recommends", "4.3", "DL3015", check_no_install_recommends,
                              fix_no_install_recommends, FixSafety.NEEDS_REVIEW)
-UPDATE_ALONE = Rule("HC041", "apt-update-alone", Severity.WARNING, "apt-get update in a RUN of its own", "4.7", None,
-                    check_update_alone, fix_update_alone, FixSafety.SAFE)
+UPDATE_ALONE = Rule("HC041", "apt-update-alone", Severity.WARNING, "apt-get update in a RUN that installs nothing",
+                    "4.7", None, check_update_alone, fix_update_alone, FixSafety.SAFE)
 APT_LISTS = Rule("HC042", "apt-lists-kept", Severity.INFO, "apt lists are not removed after install", "4.3", "DL3009",
                  check_apt_lists, fix_apt_lists, FixSafety.SAFE)
 APK_NO_CACHE = Rule("HC043", "apk-cache-kept", Severity.INFO, "apk add without --no-cache", "4.3", "DL3019",
@@ -399,4 +479,6 @@ PIP_CACHE = Rule("HC045", "pip-cache-kept", Severity.INFO, "pip install without 
                  check_pip_cache, fix_pip_cache, FixSafety.SAFE)
 NPM_CI = Rule("HC046", "npm-install-not-ci", Severity.INFO, "npm install instead of npm ci", "4.3", None,
               check_npm_ci, fix_npm_ci, FixSafety.NEEDS_REVIEW)
-RULES = (NO_INSTALL_RECOMMENDS, UPDATE_ALONE, APT_LISTS, APK_NO_CACHE, YUM_CLEAN, PIP_CACHE, NPM_CI)
+YARN_CACHE = Rule("HC047", "yarn-cache-kept", Severity.INFO, "yarn install without yarn cache clean", "4.3", "DL3060",
+                  check_yarn_cache, fix_yarn_cache, FixSafety.NEEDS_REVIEW)
+RULES = (NO_INSTALL_RECOMMENDS, UPDATE_ALONE, APT_LISTS, APK_NO_CACHE, YUM_CLEAN, PIP_CACHE, NPM_CI, YARN_CACHE)
