@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__
+from . import __version__, cli_platform
 from .errors import ExitCode, HardcaseError
 
 
@@ -53,11 +53,13 @@ def _build_parser() -> argparse.ArgumentParser:
     new.add_argument("--registry-mirror", metavar="HOST[:PORT][/PREFIX]", help="pull base images through a mirror")
     new.add_argument("--dry-run", action="store_true", help="print the file plan, write nothing")
     new.add_argument("--force", action="store_true", help="replace existing files that differ")
+    cli_platform.add_new_options(new)
 
     presets = commands.add_parser("presets", help="list presets or show one")
     presets.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     presets.add_argument("name", nargs="?", help="preset to show")
     presets.add_argument("--format", choices=["text", "json"], default="text")
+    cli_platform.add_presets_dir(presets)
 
     seccomp = commands.add_parser("seccomp", help="generate or check seccomp profiles")
     seccomp_commands = seccomp.add_subparsers(dest="seccomp_command", metavar="ACTION", required=True)
@@ -83,6 +85,7 @@ def _build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--allow-cap", action="append", default=[], metavar="CAP",
                         help="a capability the service is allowed to keep (repeatable)")
     verify.add_argument("--keep", action="store_true", help="leave the service running for inspection")
+    cli_platform.add_commands(commands)
     return parser
 
 
@@ -135,9 +138,12 @@ def _cmd_new(args: argparse.Namespace, env: Environment) -> int:
     request = NewRequest(
         dest=Path(args.dest), preset=args.preset, answers_file=args.answers, sets=args.sets,
         with_app=args.with_app, registry_mirror=args.registry_mirror, force=args.force,
-        dry_run=args.dry_run, ask=ask,
+        dry_run=args.dry_run, ask=ask, template=args.template, checkout=args.checkout,
+        trust_template_hooks=args.trust_template_hooks, presets_dir=args.presets_dir, policy_file=args.policy,
     )
     result = run(request)
+    for note in result.notes:
+        print(f"note: {note}", file=env.stdout)
     verb = "would" if result.dry_run else ""
     for step in result.steps:
         action = step.action.value
@@ -158,7 +164,7 @@ def _cmd_presets(args: argparse.Namespace, env: Environment) -> int:
     if args.action == "show":
         if not args.name:
             raise UsageError("presets show: which preset? (see `hardcase presets`)")
-        preset = presets.find(args.name)
+        preset = presets.find(args.name, args.presets_dir)
         if args.format == "json":
             json.dump({"name": preset.name, "language": preset.language, "description": preset.description,
                        "answers": preset.answers}, env.stdout, indent=2)
@@ -171,7 +177,7 @@ def _cmd_presets(args: argparse.Namespace, env: Environment) -> int:
                 help_line = QUESTION_BY_KEY[key].help if key in QUESTION_BY_KEY else ""
                 print(f"  {key:<16} {value!s:<24} {help_line}", file=env.stdout)
         return ExitCode.OK
-    found = presets.available()
+    found = presets.available(args.presets_dir)
     if args.format == "json":
         json.dump([{"name": p.name, "language": p.language, "description": p.description} for p in found],
                   env.stdout, indent=2)
@@ -216,7 +222,8 @@ def _cmd_seccomp(args: argparse.Namespace, env: Environment) -> int:
     return ExitCode.FINDINGS if problems else ExitCode.OK
 
 
-COMMANDS = {"new": _cmd_new, "pin": _cmd_pin, "verify": _cmd_verify, "presets": _cmd_presets, "seccomp": _cmd_seccomp}
+COMMANDS = {"new": _cmd_new, "pin": _cmd_pin, "verify": _cmd_verify, "presets": _cmd_presets, "seccomp": _cmd_seccomp,
+            **cli_platform.COMMANDS}
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
