@@ -137,13 +137,15 @@ def _cmd_update(args: argparse.Namespace, env: Environment) -> int:
         extra = {Outcome.USER_DELETED: " (you deleted it; not restored)",
                  Outcome.NOT_GENERATED: " (no longer generated; left as is)",
                  Outcome.CONFLICT: f" ({item.conflicts} conflict(s) marked)"}.get(item.outcome, "")
-        print(f"{verb}{item.outcome.value:<9} {args.dest / item.path}{extra}", file=env.stdout)
+        print(f"{item.outcome.value:<9} {args.dest / item.path}{extra}", file=env.stdout)
     if plan.conflicts:
-        print(f"{plan.conflicts} conflict(s): resolve the <<<<<<< / >>>>>>> markers, then run your checks",
+        marked = " would be marked" if verb else ""
+        print(f"{plan.conflicts} conflict(s){marked}: resolve the <<<<<<< / >>>>>>> markers, then run your checks",
               file=env.stdout)
         return ExitCode.FINDINGS
     changed = sum(1 for f in plan.files if f.after is not None and f.after != f.before)
-    print(f"{verb}update {changed} file(s) in {args.dest}", file=env.stdout)
+    print(f"{verb}update {changed} file(s) in {args.dest}{' (dry run: nothing written)' if verb else ''}",
+          file=env.stdout)
     return ExitCode.OK
 
 
