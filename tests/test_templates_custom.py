@@ -272,3 +272,12 @@ def test_a_missing_judge_fails_its_gate(tmp_path: Path, monkeypatch: pytest.Monk
     assert lines[(PRESET, "checkov")] == "FAIL"
     assert "HARDCASE_CHECKOV" in result.stdout
     assert {gate for (_, gate), status in lines.items() if status == "FAIL"} == {"checkov"}
+
+
+def test_the_template_contract_documents_every_context_variable() -> None:
+    from generator.answers import resolve
+    from generator.context import template_context
+
+    documented = (REPO / "docs" / "templates.md").read_text(encoding="utf-8")
+    for key in template_context(resolve([{}])):
+        assert f"`{key}`" in documented, f"docs/templates.md does not describe _hc.{key}"
