@@ -62,19 +62,37 @@ def schema() -> dict[str, Any]:
     return data
 
 
-def rule_keys() -> dict[str, str]:
-    """Rule ID → dotted policy key, in schema order (e.g. POL005 → require.read_only)."""
-    found: dict[str, str] = {}
+@dataclass(frozen=True)
+class RuleInfo:
+    id: str  # POL001…, stable, never reused
+    key: str  # dotted policy key
+    help: str
+
+
+def rules() -> list[RuleInfo]:
+    """Every policy rule, by ID, read from the schema."""
+    found: list[RuleInfo] = []
 
     def walk(spec: dict[str, Any], prefix: str) -> None:
         for key, entry in spec.items():
             if "rule" in entry:
-                found[entry["rule"]] = prefix + key
+                found.append(RuleInfo(entry["rule"], prefix + key, entry["help"]))
             if entry["type"] == "map":
                 walk(entry["keys"], f"{prefix}{key}.")
 
     walk(schema(), "")
-    return dict(sorted(found.items()))
+    return sorted(found, key=lambda rule: rule.id)
+
+
+def rule_keys() -> dict[str, str]:
+    """Rule ID → dotted policy key (e.g. POL005 → require.read_only)."""
+    return {rule.id: rule.key for rule in rules()}
+
+
+def rule_table() -> str:
+    """The Markdown table of rules the README carries (a test keeps them equal)."""
+    rows = [f"| {rule.id} | `{rule.key}` | {rule.help} |" for rule in rules()]
+    return "\n".join(["| rule | policy key | what it requires |", "|---|---|---|", *rows]) + "\n"
 
 
 def _type_problem(value: Any, kind: str) -> str | None:

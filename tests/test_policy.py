@@ -257,3 +257,9 @@ def test_audit_without_any_policy_is_a_usage_error(tmp_path: Path, monkeypatch: 
     dest = tmp_path / "svc"
     run_ok("new", dest, "--preset", "go-stdlib", "--no-input")
     assert_one_line_error(run_cli("policy", "audit", dest), 2, mentions="no policy")
+
+
+def test_the_readme_rule_table_is_the_schema() -> None:
+    from scaffold_support import REPO
+
+    assert policy.rule_table() in (REPO / "README.md").read_text(encoding="utf-8")

@@ -34,7 +34,7 @@ def git_repo(template: Path) -> str:
     git(template, "init", "-q")
     git(template, "add", "-A")
     git(template, "commit", "-qm", "org template v1")
-    return f"file://{template}"
+    return f"git+file://{template}"  # cookiecutter needs git+ when the URL does not say git
 
 
 def project_files(dest: Path) -> dict[str, bytes]:
