@@ -6,9 +6,11 @@ with its provenance beside it, and so policy and `pin` read the same facts the t
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
@@ -16,6 +18,9 @@ from .resources import DATA_DIR
 from .yamlio import load_data_file
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+# An org (or a test) can point hardcase at its own copy of the base-image catalog, e.g. one whose
+# digests were bumped after a rebuild; `hardcase update` then rolls the new digests into projects.
+CATALOG_ENV = "HARDCASE_CATALOG"
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,23 @@ class Language:
 FLAVOUR_ORDER = ("distroless", "chainguard", "slim")
 
 
-@cache
+def catalog_path() -> Path:
+    configured = os.environ.get(CATALOG_ENV)
+    return Path(configured) if configured else DATA_DIR / "base-images.yaml"
+
+
 def images() -> dict[str, BaseImage]:
-    raw = load_data_file(DATA_DIR / "base-images.yaml")
+    """The catalog in effect now (re-read when HARDCASE_CATALOG points elsewhere)."""
+    return _images(catalog_path())
+
+
+@cache
+def _images(path: Path) -> dict[str, BaseImage]:
+    if not path.is_file():
+        raise UsageError(f"base-image catalog {path}: no such file (check {CATALOG_ENV})")
+    raw = load_data_file(path)
+    if not isinstance(raw, dict) or not isinstance(raw.get("images"), dict):
+        raise UsageError(f"base-image catalog {path}: expected an 'images' mapping")
     result: dict[str, BaseImage] = {}
     for ref, entry in raw["images"].items():
         digest = entry.get("digest")
@@ -92,6 +111,9 @@ def languages() -> dict[str, Language]:
 def stack_images(language: str, version: str, flavour: str) -> StackImages:
     spec = _stacks()[language]["versions"][version]["flavours"][flavour]
     catalog = images()
+    missing = [spec[role] for role in ("build", "runtime") if spec[role] not in catalog]
+    if missing:
+        raise UsageError(f"base-image catalog {catalog_path()}: no entry for {missing[0]}")
     return StackImages(
         build=catalog[spec["build"]],
         runtime=catalog[spec["runtime"]],

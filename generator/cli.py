@@ -44,6 +44,8 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     import argparse
     from pathlib import Path
 
+    from . import cli_platform
+
     parser = argparse.ArgumentParser(
         prog="hardcase",
         description="Containers secure by construction: generate, harden, check and prove them.",
@@ -69,11 +71,13 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     new.add_argument("--registry-mirror", metavar="HOST[:PORT][/PREFIX]", help="pull base images through a mirror")
     new.add_argument("--dry-run", action="store_true", help="print the file plan, write nothing")
     new.add_argument("--force", action="store_true", help="replace existing files that differ")
+    cli_platform.add_new_options(new)
 
     presets = commands.add_parser("presets", help="list presets or show one")
     presets.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     presets.add_argument("name", nargs="?", help="preset to show")
     presets.add_argument("--format", choices=["text", "json"], default="text")
+    cli_platform.add_presets_dir(presets)
 
     seccomp = commands.add_parser("seccomp", help="generate or check seccomp profiles")
     seccomp_commands = seccomp.add_subparsers(dest="seccomp_command", metavar="ACTION", required=True)
@@ -120,6 +124,7 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     verify.add_argument("--allow-cap", action="append", default=[], metavar="CAP",
                         help="a capability the service is allowed to keep (repeatable)")
     verify.add_argument("--keep", action="store_true", help="leave the service running for inspection")
+    cli_platform.add_commands(commands)
     return parser
 
 
@@ -219,9 +224,12 @@ def _cmd_new(args: argparse.Namespace, env: Environment) -> int:
     request = NewRequest(
         dest=_path(args.dest), preset=args.preset, answers_file=args.answers, sets=args.sets,
         with_app=args.with_app, registry_mirror=args.registry_mirror, force=args.force,
-        dry_run=args.dry_run, ask=ask,
+        dry_run=args.dry_run, ask=ask, template=args.template, checkout=args.checkout,
+        trust_template_hooks=args.trust_template_hooks, presets_dir=args.presets_dir, policy_file=args.policy,
     )
     result = run(request)
+    for note in result.notes:
+        print(f"note: {note}", file=env.stdout)
     verb = "would" if result.dry_run else ""
     for step in result.steps:
         action = step.action.value
@@ -244,7 +252,7 @@ def _cmd_presets(args: argparse.Namespace, env: Environment) -> int:
     if args.action == "show":
         if not args.name:
             raise UsageError("presets show: which preset? (see `hardcase presets`)")
-        preset = presets.find(args.name)
+        preset = presets.find(args.name, args.presets_dir)
         if args.format == "json":
             json.dump({"name": preset.name, "language": preset.language, "description": preset.description,
                        "answers": preset.answers}, env.stdout, indent=2)
@@ -257,7 +265,7 @@ def _cmd_presets(args: argparse.Namespace, env: Environment) -> int:
                 help_line = QUESTION_BY_KEY[key].help if key in QUESTION_BY_KEY else ""
                 print(f"  {key:<16} {value!s:<24} {help_line}", file=env.stdout)
         return ExitCode.OK
-    found = presets.available()
+    found = presets.available(args.presets_dir)
     if args.format == "json":
         json.dump([{"name": p.name, "language": p.language, "description": p.description} for p in found],
                   env.stdout, indent=2)
@@ -320,7 +328,9 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         parser.print_help(env.stdout)
         return ExitCode.USAGE
     try:
-        return COMMANDS[args.command](args, env)
+        from . import cli_platform
+
+        return {**COMMANDS, **cli_platform.COMMANDS}[args.command](args, env)
     except HardcaseError as exc:
         print(f"hardcase: error: {exc}", file=env.stderr)
         return exc.exit_code

@@ -14,6 +14,12 @@ if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
 fi
 
+# `hardcase update` merges with `git merge-file`; the custom-template tests clone local git repos.
+if ! command -v git >/dev/null 2>&1; then
+  log "installing git"
+  apt-get update -qq && apt-get install -y -qq git >/dev/null
+fi
+
 if [ ! -x .venv/bin/python ]; then
   log "creating .venv"
   python3 -m venv .venv
