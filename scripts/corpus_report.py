@@ -4,8 +4,8 @@ Usage: python scripts/corpus_report.py [--per-file]
 
 Hardens every corpus file twice into a temporary directory — safe fixes only, and with
 --unsafe-fixes — and prints Markdown tables: hadolint's findings (no configuration) before and
-after, by rule, with the share removed — overall, and without hadolint's version-pin rules
-(VERSION_PIN_RULES: they need the package index, so the 90 % target excludes them); then
+after, by rule, with the share removed — overall (issue 4's 90 % target), and without hadolint's
+version-pin rules (VERSION_PIN_RULES: they need the package index); then
 hardcase's own findings (`hardcase check --format json`) the same way. Run it from anywhere;
 it uses the hardcase in this checkout.
 """
@@ -91,11 +91,13 @@ def main() -> int:
     print(f"# Corpus report: {len(dirs)} legacy Dockerfiles in {CORPUS.relative_to(REPO)}\n")
     print(f"- outputs that parse (BuildKit parser): {parsed}/{len(dirs)}")
     print(f"- outputs whose final stage has a non-root USER: {non_root}/{len(dirs)}")
+    overall = removed_share(total_before, total_after)
     print(f"- hadolint findings, overall: {total_before} before, {total_after} after `harden --unsafe-fixes`: "
-          f"{removed_share(total_before, total_after):.1%} removed")
+          f"{overall:.1%} removed (issue 4's target {REQUIRED_REMOVED_SHARE:.0%}: "
+          f"{'met' if overall >= REQUIRED_REMOVED_SHARE else 'NOT met'})")
     print(f"- hadolint findings without the version-pin rules ({', '.join(sorted(VERSION_PIN_RULES))}: they "
           f"need the package index): {other_before} before, {other_after} after: {share:.1%} removed "
-          f"(target {REQUIRED_REMOVED_SHARE:.0%}: {'met' if share >= REQUIRED_REMOVED_SHARE else 'NOT met'})")
+          f"({'at least' if share >= REQUIRED_REMOVED_SHARE else 'under'} {REQUIRED_REMOVED_SHARE:.0%})")
     print(f"- hadolint version-pin findings: {pins_before} before, {pins_after} after "
           f"({'not increased' if pins_after <= pins_before else 'INCREASED'})\n")
     print("## hadolint 2.15 findings by rule (no configuration)\n")

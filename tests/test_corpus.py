@@ -2,9 +2,9 @@
 
 For every file: the output parses with BuildKit's parser, hardening it again changes nothing, every
 original RUN command still runs in order, and the final stage runs as a non-root user. Across the
-corpus: at least 90 % of hadolint's findings (no configuration) that can be fixed offline are gone —
-all but the version-pin rules (VERSION_PIN_RULES, which need the package index) — and those never
-increase. No engine needed.
+corpus: at least 90 % of hadolint's findings (no configuration) are gone — the requirement as stated
+in issue 4 — and, shown apart, at least 90 % of those outside the version-pin rules
+(VERSION_PIN_RULES, which need the package index), which must never increase. No engine needed.
 """
 
 from __future__ import annotations
@@ -132,15 +132,19 @@ def test_harden_does_not_silence_hadolint(name: str, hardened: dict[str, Hardene
 # --- across the corpus ---------------------------------------------------------------------------
 
 
-def test_hadolint_findings_drop_by_ninety_percent(hardened: dict[str, Hardened], tmp_path: Path) -> None:
-    """At least 90 % of the findings that do not need the package index are removed; the version-pin
-    findings (VERSION_PIN_RULES) are not fixable offline and must not increase. The overall figure,
-    pins included, is printed (`pytest -s`) and reported on failure."""
-    before = hadolint_findings([h.original_path for h in hardened.values()], tmp_path / "hadolint")
-    after = hadolint_findings([h.output_path for h in hardened.values()], tmp_path / "hadolint")
-    total_before = sum(len(codes) for codes in before.values())
-    total_after = sum(len(codes) for codes in after.values())
-    assert total_before > 0, "hadolint found nothing in the legacy corpus: the measurement is broken"
+@dataclass(frozen=True)
+class HadolintCounts:
+    before: dict[str, int]  # rule -> findings over the corpus
+    after: dict[str, int]
+    summary: str
+
+
+@pytest.fixture(scope="module")
+def hadolint_counts(hardened: dict[str, Hardened], tmp_path_factory: pytest.TempPathFactory) -> HadolintCounts:
+    workdir = tmp_path_factory.mktemp("hadolint")
+    before = hadolint_findings([h.original_path for h in hardened.values()], workdir)
+    after = hadolint_findings([h.output_path for h in hardened.values()], workdir)
+    assert sum(map(len, before.values())) > 0, "hadolint found nothing in the legacy corpus: the measurement is broken"
     # DL1000 is hadolint failing to parse a file: it then reports nothing else, which would flatter the count.
     unparsable = sorted(Path(path).parent.name for path, codes in after.items() if "DL1000" in codes)
     assert not unparsable, f"hadolint cannot parse the hardened output of {unparsable}"
@@ -148,17 +152,35 @@ def test_hadolint_findings_drop_by_ninety_percent(hardened: dict[str, Hardened],
     rows = [(rule, by_rule_before.get(rule, 0), by_rule_after.get(rule, 0),
              "version pin" if rule in VERSION_PIN_RULES else "")
             for rule in sorted(set(by_rule_before) | set(by_rule_after))]
+    total_before, total_after = sum(by_rule_before.values()), sum(by_rule_after.values())
     (pins_before, other_before), (pins_after, other_after) = split_pins(by_rule_before), split_pins(by_rule_after)
-    share, overall = removed_share(other_before, other_after), removed_share(total_before, total_after)
-    summary = (f"hadolint findings without the version pins ({', '.join(sorted(VERSION_PIN_RULES))}): "
-               f"{other_before} -> {other_after}, {share:.1%} removed (need {REQUIRED_REMOVED_SHARE:.0%}); "
-               f"version pins {pins_before} -> {pins_after}; overall {total_before} -> {total_after}, "
-               f"{overall:.1%} removed\n{table(rows, ('rule', 'before', 'after', ''))}")
+    summary = (f"hadolint findings overall: {total_before} -> {total_after}, "
+               f"{removed_share(total_before, total_after):.1%} removed (need {REQUIRED_REMOVED_SHARE:.0%}); "
+               f"without the version pins ({', '.join(sorted(VERSION_PIN_RULES))}): {other_before} -> {other_after}, "
+               f"{removed_share(other_before, other_after):.1%} removed; version pins {pins_before} -> {pins_after}"
+               f"\n{table(rows, ('rule', 'before', 'after', ''))}")
     print(summary)
+    return HadolintCounts(by_rule_before, by_rule_after, summary)
+
+
+def test_hadolint_findings_drop_by_ninety_percent(hadolint_counts: HadolintCounts) -> None:
+    """The requirement as issue 4 states it: at least 90 % of all hadolint findings removed across
+    the corpus (`pytest -s` prints the table). Version pins (VERSION_PIN_RULES) count like every
+    other finding here; the next test shows the figure without them."""
+    total_before, total_after = sum(hadolint_counts.before.values()), sum(hadolint_counts.after.values())
+    assert removed_share(total_before, total_after) >= REQUIRED_REMOVED_SHARE, hadolint_counts.summary
+
+
+def test_hadolint_findings_without_version_pins_drop_by_ninety_percent(hadolint_counts: HadolintCounts) -> None:
+    """At least 90 % of the findings that do not ask for package version pins are removed, and the
+    version-pin findings never increase (an offline rewrite cannot choose package versions)."""
+    (pins_before, other_before), (pins_after, other_after) = (split_pins(hadolint_counts.before),
+                                                              split_pins(hadolint_counts.after))
     assert other_before > 0, "no finding outside the version-pin rules: the measurement is broken"
-    assert share >= REQUIRED_REMOVED_SHARE, summary
-    more_pins = [rule for rule in sorted(VERSION_PIN_RULES) if by_rule_after.get(rule, 0) > by_rule_before.get(rule, 0)]
-    assert pins_after <= pins_before and not more_pins, f"harden added version-pin findings ({more_pins})\n{summary}"
+    assert removed_share(other_before, other_after) >= REQUIRED_REMOVED_SHARE, hadolint_counts.summary
+    more_pins = [rule for rule in sorted(VERSION_PIN_RULES)
+                 if hadolint_counts.after.get(rule, 0) > hadolint_counts.before.get(rule, 0)]
+    assert pins_after <= pins_before and not more_pins, f"harden added version-pin findings ({more_pins})"
 
 
 # --- the judges themselves -----------------------------------------------------------------------
