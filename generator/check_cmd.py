@@ -13,7 +13,7 @@ import os
 
 FORMATS = ("text", "json", "sarif")
 SEVERITIES = ("error", "warning", "info", "style")
-OPTIONS = {"--format": FORMATS, "--fail-on": SEVERITIES, "--config": None}
+OPTIONS = {"--format": FORMATS, "--fail-on": SEVERITIES, "--config": None, "--policy": None}
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start time
 if TYPE_CHECKING:
@@ -26,8 +26,13 @@ def path_str(path: str) -> str:
     return lead + "/".join(part for part in path.split("/") if part and part != ".") or "."
 
 
-def run_check(paths: list[str], output: str, fail_on: str, config_file: str | None, stdout: TextIO) -> int:
-    """Check files and directories; write the report; the exit status (0 clean, 1 findings)."""
+def run_check(paths: list[str], output: str, fail_on: str, config_file: str | None, stdout: TextIO,
+              policy_file: str | None = None) -> int:
+    """Check files and directories; write the report; the exit status (0 clean, 1 findings).
+
+    Org policy violations (POLxxx) join the findings when a policy applies (see `check_policy`).
+    """
+    from .check_policy import PolicyLookup
     from .errors import ExitCode, UsageError
     from .lint import at_least, check, load_config, read_dockerfile
     from .report import OutputFormat, file_report, render
@@ -44,7 +49,11 @@ def run_check(paths: list[str], output: str, fail_on: str, config_file: str | No
         if not files:
             raise UsageError(f"no Dockerfiles found in {', '.join(paths)}")
     config = load_config(config_file, os.getcwd())
-    reports = [file_report(os.fspath(path), check(read_dockerfile(path), config)) for path in files]
+    policies = PolicyLookup(policy_file)
+    reports = []
+    for path in files:
+        parsed = read_dockerfile(path)
+        reports.append(file_report(os.fspath(path), check(parsed, config) + policies.findings(path, parsed.text)))
     stdout.write(render(reports, OutputFormat(output)))
     failing = at_least((v for r in reports for v in r.findings), Severity(fail_on))
     return ExitCode.FINDINGS if failing else ExitCode.OK
@@ -83,7 +92,8 @@ def fast_main(argv: list[str]) -> int | None:
 
     try:
         return run_check(paths, options.get("--format", "text"), options.get("--fail-on", "style"),
-                         path_str(options["--config"]) if "--config" in options else None, sys.stdout)
+                         path_str(options["--config"]) if "--config" in options else None, sys.stdout,
+                         path_str(options["--policy"]) if "--policy" in options else None)
     except HardcaseError as exc:
         print(f"hardcase: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -107,6 +107,7 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     harden.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes that need review")
     harden.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     harden.add_argument("--config", type=Path, metavar="FILE", help=f"config file (default: nearest {CONFIG_NAME})")
+    cli_platform.add_policy_option(harden)
     check = commands.add_parser(
         "check", help="audit Dockerfiles: exit 0 clean, 1 findings, 2 usage or parse error",
         description="Check Dockerfiles (files, or Dockerfile, *.Dockerfile, Dockerfile.* below directories).")
@@ -115,6 +116,7 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     check.add_argument("--fail-on", choices=SEVERITIES, default="style",
                        help="lowest severity that makes the exit status 1 (default: style, i.e. any finding)")
     check.add_argument("--config", type=Path, metavar="FILE", help=f"config file (default: nearest {CONFIG_NAME})")
+    cli_platform.add_policy_option(check)
     verify = commands.add_parser("verify", help="build and run the service in a real engine and prove each control")
     verify.add_argument("dest", nargs="?", default=".", type=Path, metavar="DIR")
     verify.add_argument("--format", choices=["text", "json"], default="text")
@@ -141,10 +143,12 @@ def _cmd_check(args: argparse.Namespace, env: Environment) -> int:
     from .check_cmd import run_check
 
     return run_check([str(path) for path in args.paths], args.format, args.fail_on,
-                     str(args.config) if args.config is not None else None, env.stdout)
+                     str(args.config) if args.config is not None else None, env.stdout,
+                     str(args.policy) if args.policy is not None else None)
 
 
 def _cmd_harden(args: argparse.Namespace, env: Environment) -> int:
+    from .check_policy import PolicyLookup
     from .errors import ConflictError, UsageError
     from .fix import harden
     from .lint import BACKUP_SUFFIX, load_config, read_dockerfile
@@ -159,7 +163,9 @@ def _cmd_harden(args: argparse.Namespace, env: Environment) -> int:
         raise ConflictError(f"{args.output} exists; use --force to replace it")
     parsed = read_dockerfile(args.file)
     result = harden(parsed, load_config(args.config, "."), unsafe=args.unsafe_fixes)
-    report = render([file_report(str(args.file), result.remaining, result.applied)],
+    # harden does not fix policy violations; it reports those left in the hardened text
+    remaining = result.remaining + PolicyLookup(args.policy).findings(args.file, result.text)
+    report = render([file_report(str(args.file), remaining, result.applied)],
                     OutputFormat(args.format), harden=True)
     if args.diff:
         import difflib

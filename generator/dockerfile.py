@@ -142,6 +142,8 @@ def parse(text: str, origin: str = "Dockerfile") -> ParsedDockerfile:
     stages: list[Stage] = []
     members: list[list[int]] = []
     for index, command in enumerate(commands):
+        if command.cmd is None:  # a line continuation with nothing to continue (`\` alone)
+            raise UsageError(f"{origin}:{command.start_line}: line continuation without an instruction")
         keyword = command.cmd.upper()
         if keyword not in KNOWN_INSTRUCTIONS:
             raise UsageError(f"{origin}:{command.start_line}: unknown instruction {command.cmd[:40]!r}")

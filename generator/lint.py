@@ -18,7 +18,7 @@ from .dockerfile import ParsedDockerfile
 from .errors import UsageError
 from .record import field, replace
 from .record import record as dataclass
-from .rules import RULE_BY_ID, RULES, Rule, Severity, Violation
+from .rules import RULE_BY_ID, RULES, Rule, Severity, Violation, rule_for
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `check` does not import typing (or pathlib) at all
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def check(parsed: ParsedDockerfile, config: Config, with_fixes: bool = False) ->
 
 
 def at_least(violations: Iterable[Violation], severity: Severity) -> list[Violation]:
-    return [v for v in violations if RULE_BY_ID[v.rule_id].severity.rank >= severity.rank]
+    return [v for v in violations if rule_for(v.rule_id).severity.rank >= severity.rank]
 
 
 def load_config(explicit: str | os.PathLike[str] | None, start: str | os.PathLike[str]) -> Config:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import Enum
 
 from .record import record as dataclass
-from .rules import RULE_BY_ID, Rule, Violation
+from .rules import Rule, Violation, rule_for
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `check` does not import typing
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def file_report(path: str, findings: list[Violation], fixed: list[AppliedFix] | 
 
 
 def rule_of(violation: Violation) -> Rule:
-    return RULE_BY_ID[violation.rule_id]
+    return rule_for(violation.rule_id)
 
 
 def fix_state(violation: Violation) -> str:

@@ -1,5 +1,7 @@
 """SARIF 2.1.0 as GitHub code scanning reads it: the rules in tool.driver.rules, one result per
-finding with its rule, level and file/line location."""
+finding with its rule, level and file/line location. The org policy rules (POLxxx) that have
+findings follow the HC rules in tool.driver.rules (only those, so a run without a policy is
+unchanged)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from typing import Any
 
 from . import __version__
 from .report import FileReport, rule_of
-from .rules import HELP_URI, PROJECT_URL, RULES, Rule, Severity
+from .rules import HELP_URI, PROJECT_URL, RULE_BY_ID, RULES, Rule, Severity
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+POLICY_HELP_URI = f"{PROJECT_URL}/blob/main/README.md#1-a-policy"
 LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note", Severity.STYLE: "note"}
 
 
@@ -22,13 +25,14 @@ def _uri(path: str) -> str:
 
 def _rule(rule: Rule) -> dict[str, Any]:
     summary = rule.doc.split("\n\n", 1)[0].removeprefix("What it does:").strip().replace("\n", " ")
-    tags = ["security", "dockerfile"] + ([f"CIS-{rule.cis}"] if rule.cis else [])
+    policy = rule.id not in RULE_BY_ID
+    tags = ["security", "dockerfile"] + ([f"CIS-{rule.cis}"] if rule.cis else []) + (["policy"] if policy else [])
     return {
         "id": rule.id,
         "name": rule.name,
         "shortDescription": {"text": rule.message},
         "fullDescription": {"text": summary},
-        "helpUri": HELP_URI,
+        "helpUri": POLICY_HELP_URI if policy else HELP_URI,
         "help": {"text": rule.doc},
         "defaultConfiguration": {"level": LEVELS[rule.severity]},
         "properties": {"tags": tags, "cis": rule.cis, "hadolint": rule.hadolint},
@@ -36,7 +40,10 @@ def _rule(rule: Rule) -> dict[str, Any]:
 
 
 def render_sarif(reports: list[FileReport]) -> str:
-    index = {rule.id: position for position, rule in enumerate(RULES)}
+    policy_rules = sorted({rule_of(v).id: rule_of(v) for r in reports for v in r.findings
+                           if v.rule_id not in RULE_BY_ID}.values(), key=lambda rule: rule.id)
+    rules = [*RULES, *policy_rules]
+    index = {rule.id: position for position, rule in enumerate(rules)}
     results = []
     for report in reports:
         for violation in report.findings:
@@ -57,7 +64,7 @@ def render_sarif(reports: list[FileReport]) -> str:
         "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {"name": "hardcase", "version": __version__, "informationUri": PROJECT_URL,
-                                "rules": [_rule(rule) for rule in RULES]}},
+                                "rules": [_rule(rule) for rule in rules]}},
             "results": results,
         }],
     }

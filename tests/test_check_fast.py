@@ -28,12 +28,14 @@ def run_fast(*argv: str) -> tuple[int | None, str, str]:
 @pytest.mark.parametrize("argv", [
     ["{f}"], ["{f}", "--format", "json"], ["--format=sarif", "{f}"], ["{f}", "--fail-on", "error"],
     ["{d}"], ["{d}/./"], ["{d}/missing"], ["{f}", "--config", "{d}/nope.yaml"], ["{d}/empty"],
+    ["{f}", "--policy", "{d}/nope.yaml"], ["{f}", "--policy={d}/policy.yaml", "--format", "sarif"],
 ])
 def test_fast_path_answers_like_the_full_command_line(tmp_path: Path, argv: list[str],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "Dockerfile").write_text(SMALL, encoding="utf-8")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "policy.yaml").write_text("banned_instructions: [MAINTAINER]\n", encoding="utf-8")
     words = [w.format(f=tmp_path / "Dockerfile", d=tmp_path) for w in argv]
     code, out, err = run_fast(*words)
     full = run_cli("check", *words)

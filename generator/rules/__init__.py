@@ -88,3 +88,13 @@ def _load() -> tuple[Rule, ...]:
 
 RULES: tuple[Rule, ...] = _load()
 RULE_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
+
+
+def rule_for(rule_id: str) -> Rule:
+    """The rule of a finding: a HC rule, or an org policy rule (POLxxx, see `generator.check_policy`)."""
+    rule = RULE_BY_ID.get(rule_id)
+    if rule is None:
+        from ..check_policy import policy_rule
+
+        rule = policy_rule(rule_id)
+    return rule
