@@ -137,6 +137,8 @@ def parse(text: str, origin: str = "Dockerfile") -> ParsedDockerfile:
     except dockerfile.GoParseError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "parse error"
         raise UsageError(f"{origin}: cannot parse Dockerfile ({first})") from None
+    except UnicodeDecodeError:  # the binding cuts some multi-byte characters it hands back
+        raise UsageError(f"{origin}: cannot parse Dockerfile (the parser garbled a non-ASCII character)") from None
     offsets = line_offsets(text)
     instructions: list[Instruction] = []
     stages: list[Stage] = []

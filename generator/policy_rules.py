@@ -79,6 +79,8 @@ def _parse(text: str) -> list[list[Instruction]]:
         parsed = dockerfile.parse_string(text)
     except dockerfile.GoParseError as exc:
         raise UsageError(f"Dockerfile does not parse: {exc}") from None
+    except UnicodeDecodeError:  # the binding cuts some multi-byte characters it hands back
+        raise UsageError("Dockerfile does not parse (the parser garbled a non-ASCII character)") from None
     stages: list[list[Instruction]] = [[]]
     for item in parsed:
         instruction = Instruction(item.cmd.upper(), (item.sub_cmd or "").upper(), tuple(item.value), item.json,
