@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import imageref, mirror
+from .dockerfile import line_offsets
 from .errors import UsageError
 
 DOCKERFILE_PATTERNS = ("Dockerfile", "*.Dockerfile", "Dockerfile.*")
@@ -66,18 +67,6 @@ def discover(paths: list[Path]) -> list[Path]:
     return found
 
 
-def _line_offsets(text: str) -> list[int]:
-    """Start offset of each line; only "\n" ends a line, as in BuildKit's and YAML's line counts."""
-    offsets = [0]
-    position = text.find("\n")
-    while position >= 0:
-        offsets.append(position + 1)
-        position = text.find("\n", position + 1)
-    if offsets[-1] != len(text):
-        offsets.append(len(text))
-    return offsets
-
-
 def dockerfile_references(path: Path, text: str) -> list[Reference]:
     import dockerfile
 
@@ -85,7 +74,7 @@ def dockerfile_references(path: Path, text: str) -> list[Reference]:
         commands = dockerfile.parse_string(text)
     except dockerfile.GoParseError as exc:
         raise UsageError(f"{path}: cannot parse Dockerfile ({str(exc).splitlines()[0]})") from None
-    offsets = _line_offsets(text)
+    offsets = line_offsets(text)
     stages: set[str] = set()
     refs: list[Reference] = []
     for command in commands:
@@ -121,7 +110,7 @@ def compose_references(path: Path, text: str) -> list[Reference]:
     services = data.get("services") if isinstance(data, dict) else None
     if not isinstance(services, dict):
         return []
-    offsets = _line_offsets(text)
+    offsets = line_offsets(text)
     refs = []
     for _, service in services.items():
         if not hasattr(service, "get") or not isinstance(service.get("image"), str):

@@ -20,6 +20,12 @@ if ! command -v git >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq git >/dev/null
 fi
 
+# The node seccomp profile is proven by running a real node server under it.
+if ! command -v node >/dev/null 2>&1; then
+  log "installing nodejs"
+  apt-get update -qq && apt-get install -y -qq nodejs >/dev/null
+fi
+
 if [ ! -x .venv/bin/python ]; then
   log "creating .venv"
   python3 -m venv .venv
