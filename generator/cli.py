@@ -285,7 +285,7 @@ def _cmd_presets(args: argparse.Namespace, env: Environment) -> int:
 def _cmd_seccomp(args: argparse.Namespace, env: Environment) -> int:
     import json
 
-    from . import seccomp
+    from . import seccomp, seccomp_check
     from .errors import UsageError
 
     if args.seccomp_command == "generate":
@@ -310,7 +310,7 @@ def _cmd_seccomp(args: argparse.Namespace, env: Environment) -> int:
         raise UsageError(f"{args.profile}: no such file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{args.profile}: not valid JSON ({exc})") from None
-    problems = seccomp.validate_profile(profile)
+    problems = seccomp_check.validate_profile(profile)
     for problem in problems:
         print(f"{args.profile}: {problem}", file=env.stdout)
     if not problems:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import answers, policy, presets, scaffold, seccomp
+from . import answers, policy, presets, scaffold, seccomp_check
 from .new import render_project
 from .policy_audit import audit_files, read_project
 from .template_source import Template, open_template
@@ -120,7 +120,7 @@ def gate_seccomp(project: Path) -> tuple[bool, str]:
         profile = json.loads((project / "seccomp.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return False, f"seccomp.json unreadable ({exc.__class__.__name__})"
-    problems = seccomp.validate_profile(profile)
+    problems = seccomp_check.validate_profile(profile)
     return (not problems, "; ".join(problems) if problems else "compiles for x86_64 and aarch64")
 
 

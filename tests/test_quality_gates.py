@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from scaffold_support import Case, Generated, all_cases, compose_config, hadolint
 
-from generator import seccomp
+from generator import seccomp, seccomp_check
 
 MAX_ALLOWED_SYSCALLS = 150
 CASES = all_cases()
@@ -51,8 +51,8 @@ def test_compose_config_accepts_it(case: Case, generate: Callable[[Case], Genera
 def test_seccomp_profile_is_valid_and_tight(case: Case, generate: Callable[[Case], Generated]) -> None:
     project = generate(case)
     profile = json.loads((project.dest / "seccomp.json").read_text(encoding="utf-8"))
-    assert seccomp.validate_profile(profile) == []
-    assert seccomp.dangerous_allowed(profile) == []
+    assert seccomp_check.validate_profile(profile) == []
+    assert seccomp_check.dangerous_allowed(profile) == []
     assert not set(seccomp.DANGEROUS) & allowed_names(profile)
     allowed = allowed_names(profile)
     assert 0 < len(allowed) <= MAX_ALLOWED_SYSCALLS, len(allowed)

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from generator import seccomp
+from generator import seccomp, seccomp_check
 from generator.yamlio import load_yaml_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,7 +96,7 @@ def test_profile_shape(runtime: str) -> None:
 def test_no_dangerous_syscall_is_allowed(runtime: str) -> None:
     profile = seccomp.build_profile(runtime)
     assert not seccomp.allowed_syscalls(runtime) & seccomp.DANGEROUS
-    assert seccomp.dangerous_allowed(profile) == []
+    assert seccomp_check.dangerous_allowed(profile) == []
     for name in ("mount", "unshare", "setns", "ptrace", "bpf", "keyctl", "io_uring_setup", "userfaultfd"):
         assert name in seccomp.DANGEROUS
 
@@ -136,14 +136,14 @@ def test_render_is_deterministic_json(runtime: str) -> None:
 
 @pytest.mark.parametrize("runtime", seccomp.RUNTIMES)
 def test_profile_compiles_for_x86_64_and_aarch64(runtime: str) -> None:
-    assert seccomp.validate_profile(seccomp.build_profile(runtime)) == []
+    assert seccomp_check.validate_profile(seccomp.build_profile(runtime)) == []
 
 
 @pytest.mark.parametrize("main, pfc_arch", [("SCMP_ARCH_X86_64", "x86_64"), ("SCMP_ARCH_AARCH64", "aarch64")])
 def test_compiled_filter_holds_the_clone_mask_and_clone3_enosys(main: str, pfc_arch: str) -> None:
     import pyseccomp
 
-    flt, problems = seccomp._build_filter(pyseccomp, seccomp.build_profile("python"), main, ())
+    flt, problems = seccomp_check._build_filter(pyseccomp, seccomp.build_profile("python"), main, ())
     assert problems == []
     with tempfile.TemporaryFile("w+") as pfc:
         flt.export_pfc(pfc)
@@ -179,12 +179,12 @@ def test_arm64_replacements_cover_every_x86_only_name() -> None:
 
 
 def test_validate_catches_an_unknown_name() -> None:
-    problems = seccomp.validate_profile(_minimal(["read", "opne"]))
+    problems = seccomp_check.validate_profile(_minimal(["read", "opne"]))
     assert problems == ["syscalls[0]: unknown syscall name 'opne' (did you mean 'open'?)"]
 
 
 def test_validate_accepts_syscalls_newer_than_libseccomp_2_5_4() -> None:
-    assert seccomp.validate_profile(_minimal(["read", "cachestat", "mseal"])) == []
+    assert seccomp_check.validate_profile(_minimal(["read", "cachestat", "mseal"])) == []
 
 
 @pytest.mark.parametrize("profile, expected", [
@@ -202,23 +202,23 @@ def test_validate_accepts_syscalls_newer_than_libseccomp_2_5_4() -> None:
     ({**_minimal(["read"]), "defaultErrnoRet": -1}, "defaultErrnoRet"),
 ])
 def test_validate_catches_malformed_profiles(profile: Any, expected: str) -> None:
-    problems = seccomp.validate_profile(profile)
+    problems = seccomp_check.validate_profile(profile)
     assert any(expected in p for p in problems), problems
 
 
 def test_validate_and_dangerous_allowed_catch_a_dangerous_allowance() -> None:
     profile = seccomp.build_profile("python")
     profile["syscalls"].append({"names": ["ptrace", "read"], "action": "SCMP_ACT_ALLOW"})
-    assert seccomp.dangerous_allowed(profile) == ["ptrace"]
-    assert seccomp.validate_profile(profile) == ["dangerous syscall allowed: ptrace"]
+    assert seccomp_check.dangerous_allowed(profile) == ["ptrace"]
+    assert seccomp_check.validate_profile(profile) == ["dangerous syscall allowed: ptrace"]
 
     unmasked = seccomp.build_profile("go")
     unmasked["syscalls"].append({"names": ["clone"], "action": "SCMP_ACT_ALLOW"})
-    assert seccomp.dangerous_allowed(unmasked) == ["clone"]
+    assert seccomp_check.dangerous_allowed(unmasked) == ["clone"]
 
     permissive = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
         {"names": ["mount"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
-    found = seccomp.dangerous_allowed(permissive)
+    found = seccomp_check.dangerous_allowed(permissive)
     assert "mount" not in found and "unshare" in found and len(found) == len(seccomp.DANGEROUS) - 1
 
 
@@ -226,7 +226,7 @@ def test_validate_and_dangerous_allowed_catch_a_dangerous_allowance() -> None:
 
 KERNEL_PROBE = """
     import ctypes, json, os, socket, sys, threading
-    from generator import seccomp
+    from generator import seccomp, seccomp_check
 
     NR = json.loads(sys.argv[1])
     libc = ctypes.CDLL(None, use_errno=True)
@@ -281,7 +281,7 @@ KERNEL_PROBE = """
         }
 
     before = probe()
-    seccomp.load_into_current_process(seccomp.build_profile(sys.argv[2]))
+    seccomp_check.load_into_current_process(seccomp.build_profile(sys.argv[2]))
     print(json.dumps({"before": before, "after": probe()}))
 """
 
@@ -317,9 +317,9 @@ def test_kernel_rejects_namespace_clones_but_runs_threads_and_forks(runtime: str
 
 LAUNCH = """
 import json, os, sys
-from generator import seccomp
+from generator import seccomp_check
 profile = json.loads(os.environ["HC_PROFILE"])
-seccomp.load_into_current_process(profile)
+seccomp_check.load_into_current_process(profile)
 os.execv(sys.argv[1], sys.argv[1:])
 """
 
@@ -409,5 +409,5 @@ def test_node_profile_runs_an_http_server_and_its_health_check() -> None:
 def test_validate_is_fast_enough_to_run_on_every_check() -> None:
     start = time.perf_counter()
     for runtime in MEASURED:
-        seccomp.validate_profile(seccomp.build_profile(runtime))
+        seccomp_check.validate_profile(seccomp.build_profile(runtime))
     assert time.perf_counter() - start < 5
