@@ -105,6 +105,13 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     where.add_argument("--diff", action="store_true", help="print a unified diff; exit 1 if anything would change")
     harden.add_argument("--force", action="store_true", help="with -o: replace an existing OUT")
     harden.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes that need review")
+    versions = harden.add_mutually_exclusive_group()
+    versions.add_argument("--pin-packages", action="store_true",
+                          help="with --unsafe-fixes: pin apt/pip/npm packages to versions resolved online (HC048)")
+    versions.add_argument("--package-versions", type=Path, metavar="FILE",
+                          help="with --unsafe-fixes: pin packages to the versions in a YAML file (offline, HC048)")
+    harden.add_argument("--debian-mirror", metavar="URL",
+                        help="Debian mirror for --pin-packages (default: $HARDCASE_DEBIAN_MIRROR or deb.debian.org)")
     harden.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     harden.add_argument("--config", type=Path, metavar="FILE", help=f"config file (default: nearest {CONFIG_NAME})")
     cli_platform.add_policy_option(harden)
@@ -152,6 +159,7 @@ def _cmd_harden(args: argparse.Namespace, env: Environment) -> int:
     from .errors import ConflictError, UsageError
     from .fix import harden
     from .lint import BACKUP_SUFFIX, load_config, read_dockerfile
+    from .package_versions import active, package_resolver
     from .report import OutputFormat, file_report, render
     from .scaffold import write_atomic
 
@@ -162,10 +170,14 @@ def _cmd_harden(args: argparse.Namespace, env: Environment) -> int:
     if args.output is not None and args.output.exists() and not args.force:
         raise ConflictError(f"{args.output} exists; use --force to replace it")
     parsed = read_dockerfile(args.file)
-    result = harden(parsed, load_config(args.config, "."), unsafe=args.unsafe_fixes)
+    config = load_config(args.config, ".")
+    resolver = package_resolver(args.pin_packages, args.package_versions, args.debian_mirror, args.unsafe_fixes)
+    with active(resolver):
+        result = harden(parsed, config, unsafe=args.unsafe_fixes)
     # harden does not fix policy violations; it reports those left in the hardened text
     remaining = result.remaining + PolicyLookup(args.policy).findings(args.file, result.text)
-    report = render([file_report(str(args.file), remaining, result.applied)],
+    pins = resolver.pins_in(result.text) if resolver is not None else []
+    report = render([file_report(str(args.file), remaining, result.applied, pins)],
                     OutputFormat(args.format), harden=True)
     if args.diff:
         import difflib

@@ -14,6 +14,7 @@ from .rules import Rule, Violation, rule_for
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `check` does not import typing
 if TYPE_CHECKING:
     from .fix import AppliedFix
+    from .package_versions import PackagePin
 
 
 class OutputFormat(Enum):
@@ -27,11 +28,14 @@ class FileReport:
     path: str
     findings: tuple[Violation, ...]  # what remains (check: everything found)
     fixed: tuple[AppliedFix, ...] = ()  # harden: what was changed, in the order it was applied
+    pins: tuple[PackagePin, ...] = ()  # harden: the package versions written into the file (HC048)
 
 
-def file_report(path: str, findings: list[Violation], fixed: list[AppliedFix] | None = None) -> FileReport:
+def file_report(path: str, findings: list[Violation], fixed: list[AppliedFix] | None = None,
+                pins: list[PackagePin] | None = None) -> FileReport:
     """Findings in line order (the engine keeps rule order, which decides which fix goes first)."""
-    return FileReport(path, tuple(sorted(findings, key=lambda v: (v.line, v.rule_id))), tuple(fixed or ()))
+    return FileReport(path, tuple(sorted(findings, key=lambda v: (v.line, v.rule_id))), tuple(fixed or ()),
+                      tuple(pins or ()))
 
 
 def rule_of(violation: Violation) -> Rule:

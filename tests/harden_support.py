@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 
 from generator.dockerfile import parse
 from generator.fix import HardenResult, harden
 from generator.lint import Config, check
+from generator.package_versions import active, from_mapping
 
 RULE_CASES = Path(__file__).resolve().parent / "rules"
 
@@ -22,6 +24,7 @@ class Case:
     number: int
     text: str
     expected: str | None = None  # fix: the expected output
+    versions: dict[str, Any] | None = None  # fix: package versions the fix may use (a --package-versions file)
 
     @property
     def id(self) -> str:
@@ -36,7 +39,8 @@ def rule_cases() -> tuple[Case, ...]:
         assert set(data) <= {"pass", "fail", "fix"}, path
         for kind in ("pass", "fail"):
             cases.extend(Case(path.stem, kind, n, text) for n, text in enumerate(data.get(kind) or []))
-        cases.extend(Case(path.stem, "fix", n, item["in"], item["out"]) for n, item in enumerate(data.get("fix") or []))
+        cases.extend(Case(path.stem, "fix", n, item["in"], item["out"], item.get("versions"))
+                     for n, item in enumerate(data.get("fix") or []))
     return tuple(cases)
 
 
@@ -49,5 +53,9 @@ def rule_ids(text: str) -> set[str]:
     return {v.rule_id for v in check(parse(text), Config())}
 
 
-def harden_text(text: str, unsafe: bool = True, config: Config | None = None) -> HardenResult:
-    return harden(parse(text), config or Config(), unsafe=unsafe)
+def harden_text(text: str, unsafe: bool = True, config: Config | None = None,
+                versions: dict[str, Any] | None = None) -> HardenResult:
+    """Harden TEXT; with VERSIONS (a package-versions mapping) HC048 may pin packages to them."""
+    resolver = from_mapping(versions, "versions") if versions is not None else None
+    with active(resolver):
+        return harden(parse(text), config or Config(), unsafe=unsafe)
