@@ -116,7 +116,7 @@ def _probe(parsed: ParsedDockerfile, port: str) -> list[str] | None:
                 ".on('error', () => process.exit(1))")
         return ["node", "-e", code]
     installs = re.findall(r"(?:apt-get|apt|apk|yum|dnf|microdnf)\b[^&;|]*\b(?:install|add)\b([^&;|]*)", runs)
-    packages = set(" ".join(installs).split())
+    packages = {word.split("=", 1)[0] for word in " ".join(installs).split()}  # `curl=7.88.1-10` is curl
     if "curl" in packages:
         return ["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/"]
     if "wget" in packages:
