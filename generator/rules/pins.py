@@ -113,10 +113,12 @@ def _commands(parsed: ParsedDockerfile, run: Instruction) -> Iterator[list[tuple
 
 
 def unpinned(parsed: ParsedDockerfile, run: Instruction) -> list[Unpinned]:
-    if run.json or run.keyword != "RUN":
+    """The RUN's package operands without a version; exec form has no offsets (-1: reported only)."""
+    if run.keyword != "RUN":
         return []
     found: list[Unpinned] = []
-    for command in _commands(parsed, run):
+    commands = [[(word, -1) for word in run.value]] if run.json else _commands(parsed, run)
+    for command in commands:
         words = list(command)
         while words and (words[0][0] in WRAPPERS or re.match(r"^[A-Za-z_]\w*=", words[0][0])):
             words = words[1:]
@@ -150,8 +152,9 @@ def _operands(manager: str, words: list[tuple[str, int]], verbs: frozenset[str],
     if manager == "gem" and options & {"-v", "--version"}:
         return
     for word, offset in operands[1:]:
-        if any(c in word for c in "$\"'`*?{}[]\\") and not (manager == "pip" and re.fullmatch(r"[\w.-]+\[[\w,.-]+\]",
-                                                                                              word)):
+        if len(word) > 2 and word[0] == word[-1] and word[0] in "'\"":
+            word, offset = word[1:-1], offset + 1 if offset >= 0 else offset  # the pin goes inside the quotes
+        if any(c in word for c in "$\"'`*?{}\\") or ("[" in word and manager != "pip"):
             continue  # a variable, quoting or a glob: not judged
         match = NAME_RES[manager].fullmatch(word)
         if match is not None and not _pinned(manager, word):
@@ -197,9 +200,10 @@ def check_package_pins(parsed: ParsedDockerfile) -> Iterator[Violation]:
     """What it does:
     Checks that every package a `RUN` installs with apt-get/apt, pip, npm, apk, gem or yum/dnf
     names its version, as hadolint's DL3008, DL3013, DL3016, DL3018, DL3028 and DL3033 ask.
+
     Pinned means `pkg=1.2-3` (apt, apk), `pkg==1.2` (pip), `pkg@1.2.3` (npm), `pkg:1.2` or `-v`
-    (gem), `pkg-1.2` (yum); files, URLs, paths, requirement files and words with variables are
-    not judged.
+    (gem), `pkg-1.2` (yum); files, URLs, paths, requirement files, globs and words with variables
+    are not judged (hadolint reports variables and local `.rpm` files too).
 
     Why is this bad?
     Without a version every build installs whatever the index serves that day: the image that is
@@ -230,8 +234,8 @@ def check_package_pins(parsed: ParsedDockerfile) -> Iterator[Violation]:
     with the argument's default), pip from PyPI's JSON API (the newest release whose
     `Requires-Python` admits the image's Python version when the tag says it), npm from the
     registry (`dist-tags.latest`); `--package-versions FILE` reads the versions from a YAML file
-    instead, offline. apk, gem and yum/dnf packages, Ubuntu bases, archived Debian releases and
-    packages the source does not know stay unpinned and the finding says why. A pin freezes the
+    instead, offline. apk, gem and yum/dnf packages, Ubuntu bases, archived Debian releases,
+    packages the source does not know and exec-form `RUN`s stay unpinned and the finding says why. A pin freezes the
     version: security updates then need a new pin, and an apt pin fails to build once the mirror
     drops that version.
     """
@@ -250,10 +254,14 @@ def check_package_pins(parsed: ParsedDockerfile) -> Iterator[Violation]:
                 label += f" ({why})" if why else ""
             by_manager.setdefault(package.manager, []).append(label)
         detail = "; ".join(f"{manager}: {', '.join(names)}" for manager, names in by_manager.items())
+        if resolver is None and any(package.manager in RESOLVABLE for package in packages):
+            detail += " (`harden --pin-packages` resolves apt, pip and npm versions)"
         yield PACKAGE_PINS.violation(run.start_line, detail, instruction=run.index)
 
 
 def _unresolved(parsed: ParsedDockerfile, run: Instruction, package: Unpinned, resolver: Resolver) -> str:
+    if package.start < 0 and package.manager in RESOLVABLE:
+        return "exec form: pin it by hand"
     request, why = _request(parsed, run, package)
     if request is None:
         return why
@@ -272,7 +280,7 @@ def fix_package_pins(parsed: ParsedDockerfile, violation: Violation) -> Fix | No
     for package in unpinned(parsed, run):
         request, _why = _request(parsed, run, package)
         answer = resolver.resolve(request) if request is not None else None
-        if request is None or answer is None or answer.version is None:
+        if request is None or answer is None or answer.version is None or package.start < 0:
             continue
         pinned = spelled(package.manager, package.word, answer.version)
         edits.append(Edit(package.start, package.end, pinned))
