@@ -21,6 +21,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import UsageError
 from .package_versions import Request, Resolution, Resolver
 
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -197,6 +198,13 @@ class OnlineResolver(Resolver):
 
     @classmethod
     def from_environment(cls, debian_mirror: str | None = None) -> OnlineResolver:
+        """The indexes from the option and the environment; a URL that is not http(s) is a usage error."""
+        urls = {"--debian-mirror" if debian_mirror else MIRROR_ENV: debian_mirror or os.environ.get(MIRROR_ENV),
+                PYPI_ENV: os.environ.get(PYPI_ENV), NPM_ENV: os.environ.get(NPM_ENV)}
+        for name, url in urls.items():
+            parts = urllib.parse.urlsplit(url or "http://default")
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise UsageError(f"{name}: {str(url)[:80]!r} is not an http(s) URL")
         return cls(debian_mirror=debian_mirror or os.environ.get(MIRROR_ENV) or DEBIAN_MIRROR,
                    pypi_url=os.environ.get(PYPI_ENV) or PYPI_URL,
                    npm_registry=os.environ.get(NPM_ENV) or NPM_REGISTRY)

@@ -327,6 +327,8 @@ def test_bad_versions_file_is_one_line_error(dockerfile: Path, tmp_path: Path, c
     (["--pin-packages"], "--unsafe-fixes"),
     (["--unsafe-fixes", "--package-versions", "missing.yaml"], "missing.yaml"),
     (["--unsafe-fixes", "--debian-mirror", "http://x"], "--debian-mirror"),
+    (["--unsafe-fixes", "--pin-packages", "--debian-mirror", "ftp://mirror/debian"], "--debian-mirror"),
+    (["--unsafe-fixes", "--pin-packages", "--debian-mirror", "file:///etc"], "not an http(s) URL"),
 ])
 def test_pin_option_misuse_is_one_line_error(dockerfile: Path, argv: list[str], mentions: str) -> None:
     assert_one_line_error(run_cli("harden", dockerfile, *argv), 2, mentions=mentions)
@@ -355,3 +357,9 @@ def test_pinned_output_satisfies_hadolint(tmp_path: Path) -> None:
     for path in paths:
         pins = [code for code, _line in found[str(path)] if code in VERSION_PIN_RULES]
         assert bool(pins) == (path.parent.name.endswith("-in")), (path.parent.name, pins, path.read_text())
+
+
+def test_index_urls_from_the_environment_must_be_http(dockerfile: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARDCASE_NPM_REGISTRY", "file:///etc/passwd")
+    result = run_cli("harden", dockerfile, "--unsafe-fixes", "--pin-packages")
+    assert_one_line_error(result, 2, mentions="HARDCASE_NPM_REGISTRY")

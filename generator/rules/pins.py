@@ -14,6 +14,7 @@ from contextvars import ContextVar
 
 from ..dockerfile import Instruction, ParsedDockerfile
 from ..fix import Edit, Fix, FixSafety
+from ..record import record as dataclass
 from . import Rule, Severity, Violation
 from ._support import comment_free, image_of
 
@@ -75,13 +76,14 @@ def _pinned(manager: str, word: str) -> bool:
     return re.search(r"-\d", word) is not None or "/" in word or word.endswith(".rpm")
 
 
+@dataclass(frozen=True)
 class Unpinned:
-    """A package operand without a version: where it is and what it names."""
-
-    __slots__ = ("end", "manager", "name", "start", "word")
-
-    def __init__(self, manager: str, word: str, name: str, start: int, end: int) -> None:
-        self.manager, self.word, self.name, self.start, self.end = manager, word, name, start, end
+    """A package operand without a version: what it names and where it is (-1: exec form)."""
+    manager: str
+    word: str
+    name: str
+    start: int
+    end: int
 
 
 def _commands(parsed: ParsedDockerfile, run: Instruction) -> Iterator[list[tuple[str, int]]]:
