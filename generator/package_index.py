@@ -4,7 +4,7 @@
   RELEASE-updates and of RELEASE-security (on the security mirror, MIRROR + `-security` as on
   deb.debian.org): the highest version across the three is what `apt-get install` picks today.
 - pip: PyPI's JSON API (`/pypi/NAME/json`): the newest final, not yanked release whose
-  `Requires-Python` admits the image's Python version (when the tag says which).
+  `Requires-Python` admits the image's Python version; left unpinned when the tag does not say which.
 - npm: the registry's package document: `dist-tags.latest`, what `npm install NAME` installs.
 
 A failure (offline, HTTP error, unknown package) resolves nothing and says why; it never stops the
@@ -236,6 +236,10 @@ class OnlineResolver(Resolver):
         return Resolution(version, source) if version else Resolution(None, f"not in {source} main")
 
     def _pip_version(self, request: Request) -> Resolution:
+        if not request.context:
+            # The newest release may not install on the image's interpreter (e.g. Python 2 on centos:7):
+            # `pip install NAME` picks a compatible one, a pin would break the build.
+            return Resolution(None, "the image's Python version is unknown (not an official python:X.Y image)")
         url = f"{self.pypi_url.rstrip('/')}/{urllib.parse.quote(request.name, safe='')}/json"
         try:
             document = json.loads(fetch(url, "application/json"))

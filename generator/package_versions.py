@@ -120,6 +120,8 @@ class FileResolver(Resolver):
             version = contexts.get(key, {}).get(_key(request.manager, request.name))
             if version is not None:
                 return Resolution(version, f"{self.origin} {request.manager}.{key}" if key else self.origin)
+        if request.manager == "pip" and not request.context:
+            return Resolution(None, f"the image's Python version is unknown and {self.origin} has no `pip.any` entry")
         where = f" for {request.context}" if request.context else ""
         return Resolution(None, f"not in {self.origin}{where}")
 

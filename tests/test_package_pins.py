@@ -125,7 +125,9 @@ def test_pip_takes_the_newest_final_release_the_python_version_admits(indexes: s
     assert resolver.resolve(Request("pip", "flask", "3.12")).version == "3.1.2"
     assert resolver.resolve(Request("pip", "flask", "3.8")).version == "2.3.3"
     assert resolver.resolve(Request("pip", "flask", "3.6")).version == "2.0.3"
-    assert resolver.resolve(Request("pip", "Flask", "")).version == "3.1.2"  # through PyPI's redirect
+    assert resolver.resolve(Request("pip", "Flask", "3.12")).version == "3.1.2"  # through PyPI's redirect
+    blind = resolver.resolve(Request("pip", "flask", ""))  # the newest may not install on the image's Python
+    assert blind.version is None and "Python version is unknown" in blind.detail
     none = resolver.resolve(Request("pip", "flask", "2.7"))
     assert none.version is None and "Python 2.7" in none.detail
     unknown = resolver.resolve(Request("pip", "nope", "3.12"))
