@@ -200,6 +200,10 @@ def test_run_check_accepts_additions_and_rejects_removals() -> None:
     changed = "FROM debian:12\nRUN apt-get update\nRUN apt-get install -y wget\nRUN chmod 755 /data && npm i\n"
     assert missing_run_words(original, changed) is not None
     assert significant_words("a && b || c; d | e") == ["a", "b", "c", "d", "e"]
+    # A sudo prefix may go; a sudo package may not.
+    assert significant_words("X=1 sudo -E apt-get install -y sudo curl") == ["X=1", "apt-get", "install", "sudo", "curl"]
+    assert missing_run_words("FROM a\nRUN apt-get install -y sudo curl\n",
+                             "FROM a\nRUN apt-get install -y curl\n") is not None
     assert significant_words("echo 'unbalanced") == ["echo", "'unbalanced"]
 
 

@@ -25,7 +25,12 @@ URL_RE = re.compile(r"^(?:https?|ftp)://|^git@|\.git(?:#.*)?$", re.IGNORECASE)
 ARCHIVE_RE = re.compile(r"\.(?:tar|tgz|tbz2?|txz|tar\.(?:gz|bz2|xz|zst|lz4)|gz|bz2|xz)$", re.IGNORECASE)
 # A destination that names a file: a last path component with an extension, no variable, no trailing slash.
 FILE_DESTINATION_RE = re.compile(r"(?:^|/)[\w-]+\.[A-Za-z0-9]{1,5}$")
-PIPE_TO_SHELL_RE = re.compile(r"\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:/(?:usr/)?bin/)?(?:ba|z|da)?sh\b")
+# A download piped into a program that runs what it reads: a shell (whatever its arguments), or an
+# interpreter reading its program from stdin (no arguments, `-`, or `--` before the script's own).
+PIPE_TO_SHELL_RE = re.compile(
+    r"\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+(?:-[A-Za-z]+\s+|--preserve-env\S*\s+)*)?(?:env\s+)?"
+    r"(?:/(?:usr/)?(?:local/)?bin/)?"
+    r"(?:(?:ba|z|da|k)?sh\b|(?:python[\d.]*|php[\d.]*|perl|ruby|node)(?=[ \t]*(?:$|--?(?:\s|$)|[;&|)\n])))")
 
 
 def _add_sources(words: tuple[str, ...]) -> tuple[str, ...]:
@@ -117,9 +122,24 @@ def check_add_remote(parsed: ParsedDockerfile) -> Iterator[Violation]:
             yield ADD_REMOTE.violation(instruction.start_line, remote[0], instruction=instruction.index)
 
 
+# `sudo` where the shell runs it as a command (not `apt-get install sudo`, not `echo sudo`).
+SUDO_COMMAND_RE = re.compile(
+    r"(?:^|&&|\|\||[;|(\n`]|\$\()[ \t]*(?:(?:exec|command|env|time|nohup)[ \t]+|[A-Za-z_]\w*=\S*[ \t]+)*"
+    r"(sudo)(?=\s|$)")
+# `sudo` and what may be dropped with it: nothing, or only `-E`/`--preserve-env` (the environment is kept anyway).
+SUDO_PREFIX_RE = re.compile(r"sudo[ \t]+(?:(?:-E|--preserve-env)[ \t]+)*(?=[^\s-])")
+INSTALL_TOOLS = ("apt-get", "apt", "apk", "yum", "dnf", "microdnf")
+
+
+def _installs_sudo(command: str) -> bool:
+    from .packages import invokes, segments
+
+    return any(invokes(words, INSTALL_TOOLS, ("install", "add")) and "sudo" in words[1:] for words in segments(command))
+
+
 def check_sudo(parsed: ParsedDockerfile) -> Iterator[Violation]:
     """What it does:
-    Checks for `sudo` in `RUN`.
+    Checks for `sudo` in `RUN`: run as a command, or installed as a package.
 
     Why is this bad?
     Build steps already run as root until a `USER` says otherwise; `sudo` in an image means a sudo
@@ -139,24 +159,38 @@ def check_sudo(parsed: ParsedDockerfile) -> Iterator[Violation]:
     Needs review. Plain `sudo CMD` prefixes are removed where the step runs as root anyway, and so
     is `sudo -E CMD` (`--preserve-env`: the command keeps the environment it has without sudo);
     `sudo` with other options, or after a non-root `USER`, is reported only (switch to `USER root`
-    for that step).
+    for that step). A `sudo` package in an install list is reported, never removed: every command
+    of the `RUN` still runs as written, and something later may need it.
     """
     for run in parsed.instructions:
-        if run.keyword == "RUN" and re.search(r"(?:^|[\s;&|(])sudo\s", run.command + " "):
+        if run.keyword != "RUN":
+            continue
+        if SUDO_COMMAND_RE.search(run.command):
             yield SUDO.violation(run.start_line, instruction=run.index)
+        elif _installs_sudo(run.command):
+            yield SUDO.violation(run.start_line, "the sudo package is installed", instruction=run.index)
 
 
 def fix_sudo(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     run = parsed.instructions[violation.instruction]
     if run.stage < 0 or not runs_as_root(effective_user(parsed, parsed.stages[run.stage], before=run.index)):
         return None
-    source = comment_free(parsed, run)
-    matches = list(re.finditer(r"(?:(?<=[\s;&|(]))sudo[ \t]+(?:(?:-E|--preserve-env)[ \t]+)*(?=[^\s-])", source))
-    uses = len(re.findall(r"(?:^|[\s;&|(])sudo\s", run.command + " "))
-    if not matches or len(matches) != uses:
+    begin = command_start(parsed, run)
+    if begin is None:
         return None
-    edits = tuple(Edit(run.start + m.start(), run.start + m.end(), "") for m in matches)
-    return Fix(edits, FixSafety.NEEDS_REVIEW, "removed sudo")
+    source = comment_free(parsed, run)
+    continuation = re.compile(rf"{re.escape(parsed.escape)}\r?\n")
+    # The same command positions as in the check, found in the source (continuations become spaces).
+    flat = continuation.sub(lambda m: " " * len(m.group(0)), source[begin - run.start:])
+    edits = []
+    for use in SUDO_COMMAND_RE.finditer(flat):
+        prefix = SUDO_PREFIX_RE.match(flat, use.start(1))
+        if prefix is None:
+            return None  # sudo -u, -i, …: the step needs another user; only reported
+        edits.append(Edit(begin + prefix.start(), begin + prefix.end(), ""))
+    if not edits or len(edits) != len(SUDO_COMMAND_RE.findall(run.command)):
+        return None  # the source and the command BuildKit runs disagree (comments inside continuations)
+    return Fix(tuple(edits), FixSafety.NEEDS_REVIEW, "removed sudo")
 
 
 CHMOD_777_RE = re.compile(r"\bchmod((?:[ \t]+-[A-Za-z]+)*)[ \t]+0?777(?=\s)")

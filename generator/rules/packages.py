@@ -31,7 +31,7 @@ def segments(command: str) -> list[list[str]]:
     return [part.split() for part in SEGMENT_SPLIT_RE.split(joined.replace("\n", ";")) if part.split()]
 
 
-def _invokes(words: list[str], tool: tuple[str, ...], verb: tuple[str, ...]) -> bool:
+def invokes(words: list[str], tool: tuple[str, ...], verb: tuple[str, ...]) -> bool:
     """`words` runs `tool … verb` (e.g. apt-get -q install), skipping env assignments, sudo and options."""
     rest = [w for w in words if "=" not in w or w.startswith("-")]
     while rest and rest[0] in ("sudo", "env", "exec", "command"):
@@ -93,7 +93,7 @@ def check_no_install_recommends(parsed: ParsedDockerfile) -> Iterator[Violation]
     """
     for run in _runs(parsed):
         for words in segments(run.command):
-            if _invokes(words, ("apt-get", "apt"), ("install",)) and not _recommends_off(" ".join(words)):
+            if invokes(words, ("apt-get", "apt"), ("install",)) and not _recommends_off(" ".join(words)):
                 yield NO_INSTALL_RECOMMENDS.violation(run.start_line, instruction=run.index)
                 break
 
@@ -137,8 +137,8 @@ def check_update_alone(parsed: ParsedDockerfile) -> Iterator[Violation]:
     """
     for run in _runs(parsed):
         parts = segments(run.command)
-        if (any(_invokes(w, ("apt-get", "apt"), ("update",)) for w in parts) and not run.heredocs
-                and not any(_invokes(w, ("apt-get", "apt"), ("install",)) for w in parts) and not _apt_cleanup(run)):
+        if (any(invokes(w, ("apt-get", "apt"), ("update",)) for w in parts) and not run.heredocs
+                and not any(invokes(w, ("apt-get", "apt"), ("install",)) for w in parts) and not _apt_cleanup(run)):
             yield UPDATE_ALONE.violation(run.start_line, instruction=run.index)
 
 
@@ -149,7 +149,7 @@ def fix_update_alone(parsed: ParsedDockerfile, violation: Violation) -> Fix | No
     following = parsed.instructions[run.index + 1] if run.index + 1 < len(parsed.instructions) else None
     if following is None or following.keyword != "RUN" or following.json or following.heredocs or run.flags:
         return None
-    if not any(_invokes(w, ("apt-get", "apt"), ("install",)) for w in segments(following.command)):
+    if not any(invokes(w, ("apt-get", "apt"), ("install",)) for w in segments(following.command)):
         return None
     if run.json or any(w[0] in STATEFUL for w in segments(run.command)):
         return None
@@ -190,7 +190,7 @@ def check_apt_lists(parsed: ParsedDockerfile) -> Iterator[Violation]:
     Safe: the cleanup is appended after the original commands and only runs if they succeed.
     """
     for run in _runs(parsed):
-        if any(_invokes(w, ("apt-get", "apt"), ("install",)) for w in segments(run.command)) and not _apt_cleanup(run):
+        if any(invokes(w, ("apt-get", "apt"), ("install",)) for w in segments(run.command)) and not _apt_cleanup(run):
             yield APT_LISTS.violation(run.start_line, instruction=run.index)
 
 
@@ -226,7 +226,7 @@ def check_apk_no_cache(parsed: ParsedDockerfile) -> Iterator[Violation]:
     """
     for run in _runs(parsed):
         for words in segments(run.command):
-            if (_invokes(words, ("apk",), ("add",)) and "--no-cache" not in words
+            if (invokes(words, ("apk",), ("add",)) and "--no-cache" not in words
                     and not _cache_mount(run, "/var/cache/apk")):
                 yield APK_NO_CACHE.violation(run.start_line, instruction=run.index)
                 break
@@ -262,8 +262,8 @@ def check_yum_clean(parsed: ParsedDockerfile) -> Iterator[Violation]:
     """
     for run in _runs(parsed):
         parts = segments(run.command)
-        tools = [w for w in parts if _invokes(w, YUM_TOOLS, ("install", "update", "upgrade", "groupinstall"))]
-        if tools and not any(_invokes(w, YUM_TOOLS, ("clean",)) for w in parts) and "/var/cache/" not in run.command:
+        tools = [w for w in parts if invokes(w, YUM_TOOLS, ("install", "update", "upgrade", "groupinstall"))]
+        if tools and not any(invokes(w, YUM_TOOLS, ("clean",)) for w in parts) and "/var/cache/" not in run.command:
             yield YUM_CLEAN.violation(run.start_line, instruction=run.index)
 
 
@@ -299,7 +299,7 @@ def check_pip_cache(parsed: ParsedDockerfile) -> Iterator[Violation]:
         if disabled or _cache_mount(run, ".cache/pip"):
             continue
         for words in segments(run.command):
-            if _invokes(words, ("pip", "pip3"), ("install",)) and "--no-cache-dir" not in words:
+            if invokes(words, ("pip", "pip3"), ("install",)) and "--no-cache-dir" not in words:
                 yield PIP_CACHE.violation(run.start_line, instruction=run.index)
                 break
 
@@ -400,7 +400,7 @@ YARN_BERRY_RE = re.compile(r"\bcorepack\b|\byarn\s+set\s+version\b|yarnPath|\.ya
 
 
 def _yarn_cache_cleaned(run: Instruction) -> bool:
-    return (any(_invokes(w, ("yarn",), ("cache",)) and "clean" in w for w in segments(run.command))
+    return (any(invokes(w, ("yarn",), ("cache",)) and "clean" in w for w in segments(run.command))
             or any("type=cache" in f and "yarn" in f for f in run.flags))
 
 
@@ -434,7 +434,7 @@ def check_yarn_cache(parsed: ParsedDockerfile) -> Iterator[Violation]:
     `corepack` or `yarn set version`; otherwise the finding is only reported.
     """
     for run in _runs(parsed):
-        if any(_invokes(w, ("yarn",), ("install",)) for w in segments(run.command)) and not _yarn_cache_cleaned(run):
+        if any(invokes(w, ("yarn",), ("install",)) for w in segments(run.command)) and not _yarn_cache_cleaned(run):
             yield YARN_CACHE.violation(run.start_line, instruction=run.index)
 
 

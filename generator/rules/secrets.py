@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from ..dockerfile import Instruction, ParsedDockerfile
 from ..fix import Edit, Fix, FixSafety
 from . import Rule, Severity, Violation
-from ._support import command_start, comment_free, keyword_end, replace_instruction
+from ._support import command_start, comment_free, keyword_end, replace_instruction, unquoted_positions
 
 SECRET_NAME_RE = re.compile(
     r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|^AWS_(?!REGION|DEFAULT_REGION))",
@@ -84,26 +84,8 @@ def _uses(name: str, text: str) -> bool:
 def _unquoted_uses(name: str, text: str) -> list[tuple[int, int]]:
     """Spans of `$NAME` / `${NAME}` that are outside single and double quotes (shell word splitting applies)."""
     use = re.compile(rf"\$(?:{re.escape(name)}\b|\{{{re.escape(name)}\}})")
-    spans: list[tuple[int, int]] = []
-    quote = None
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if quote:
-            if char == quote:
-                quote = None
-            elif char == "\\" and quote == '"':
-                i += 1
-        elif char in "'\"":
-            quote = char
-        elif char == "\\":
-            i += 1
-        elif char == "$" and (match := use.match(text, i)):
-            spans.append((match.start(), match.end()))
-            i = match.end()
-            continue
-        i += 1
-    return spans
+    return [(match.start(), match.end()) for i in unquoted_positions(text)
+            if text[i] == "$" and (match := use.match(text, i))]
 
 
 def fix_secrets(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:

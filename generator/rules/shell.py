@@ -9,7 +9,17 @@ from collections.abc import Iterator
 from ..dockerfile import Instruction, ParsedDockerfile, Stage
 from ..fix import Edit, Fix, FixSafety
 from . import Rule, Severity, Violation
-from ._support import command_end, command_start, family, image_name, image_of, insert_after, insert_before, stage_chain
+from ._support import (
+    command_end,
+    command_start,
+    family,
+    image_name,
+    image_of,
+    insert_after,
+    insert_before,
+    stage_chain,
+    unquoted_positions,
+)
 
 SHELLS = {"debian": '["/bin/bash", "-o", "pipefail", "-c"]', "rhel": '["/bin/bash", "-o", "pipefail", "-c"]',
           "alpine": '["/bin/ash", "-eo", "pipefail", "-c"]'}
@@ -24,25 +34,12 @@ LEADING_CD_RE = re.compile(r"cd[ \t]+(/[\w./+@-]*)[ \t]*&&[ \t]*")
 
 def has_pipe(command: str) -> bool:
     """A `|` outside quotes that is not part of `||`."""
-    quote = None
-    i = 0
-    while i < len(command):
-        char = command[i]
-        if quote:
-            if char == quote:
-                quote = None
-            elif char == "\\" and quote == '"':
-                i += 1
-        elif char in "'\"":
-            quote = char
-        elif char == "\\":
-            i += 1
-        elif char == "|":
-            if command[i + 1:i + 2] == "|":
-                i += 2
-                continue
-            return True
-        i += 1
+    paired = -1  # the second `|` of a `||`
+    for i in unquoted_positions(command):
+        if command[i] == "|" and i != paired:
+            if command[i + 1:i + 2] != "|":
+                return True
+            paired = i + 1
     return False
 
 
