@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from ..dockerfile import ParsedDockerfile
 from ..fix import Fix, FixSafety
 from . import Rule, Severity, Violation
-from ._support import image_of, insert_at_runtime, replace_instruction
+from ._support import image_of, insert_at_runtime, replace_instruction, workdir_path
 
 SHELL_META_RE = re.compile(r"[$`|&;<>(){}\[\]*?~'\"\\#!\n]")
 HEALTH_OPTIONS = "--interval=30s --timeout=5s --start-period=15s --retries=3"
@@ -112,13 +112,14 @@ def _probe(parsed: ParsedDockerfile, port: str) -> list[str] | None:
         code = f"import socket; socket.create_connection(('127.0.0.1', {port}), 3)"
         return ["python", "-c", code]
     if image.startswith("node") and "distroless" not in image:
-        code = (f"require('net').connect({port}, '127.0.0.1').on('connect', () => process.exit(0))"
-                ".on('error', () => process.exit(1))")
+        # `function` rather than arrow functions: node images older than 4 reject `=>`.
+        code = (f"require('net').connect({port}, '127.0.0.1')"
+                ".on('connect', function () { process.exit(0); }).on('error', function () { process.exit(1); })")
         return ["node", "-e", code]
     installs = re.findall(r"(?:apt-get|apt|apk|yum|dnf|microdnf)\b[^&;|]*\b(?:install|add)\b([^&;|]*)", runs)
     packages = set(" ".join(installs).split())
     if "curl" in packages:
-        return ["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/"]
+        return ["curl", "-fs", "-o", "/dev/null", f"http://127.0.0.1:{port}/"]  # -f: an HTTP error is unhealthy
     if "wget" in packages:
         return ["wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}/"]
     return None
@@ -260,14 +261,14 @@ def check_relative_workdir(parsed: ParsedDockerfile) -> Iterator[Violation]:
     """
     for instruction in parsed.instructions:
         if instruction.keyword == "WORKDIR" and instruction.value:
-            path = instruction.value[0]
+            path = workdir_path(instruction)
             if not path.startswith(("/", "$")) and not re.match(r"^[A-Za-z]:[\\/]", path):
                 yield RELATIVE_WORKDIR.violation(instruction.start_line, path, instruction=instruction.index)
 
 
 def fix_relative_workdir(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     instruction = parsed.instructions[violation.instruction]
-    path = instruction.value[0]
+    path = workdir_path(instruction)
     if instruction.stage < 0 or "$" in path or not re.fullmatch(r"[\w./-]+", path):
         return None
     current = "/"
@@ -275,9 +276,9 @@ def fix_relative_workdir(parsed: ParsedDockerfile, violation: Violation) -> Fix 
         if earlier.index >= instruction.index:
             break
         if earlier.keyword == "WORKDIR" and earlier.value:
-            if "$" in earlier.value[0]:
+            if "$" in workdir_path(earlier):
                 return None
-            current = posixpath.join(current, earlier.value[0])
+            current = posixpath.join(current, workdir_path(earlier))
     absolute = posixpath.normpath(posixpath.join(current, path))
     keyword = parsed.source(instruction).split(None, 1)[0]
     return Fix((replace_instruction(parsed, instruction, [f"{keyword} {absolute}"]),), FixSafety.NEEDS_REVIEW,

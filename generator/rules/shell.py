@@ -19,6 +19,7 @@ from ._support import (
     insert_before,
     stage_chain,
     unquoted_positions,
+    workdir_path,
 )
 
 SHELLS = {"debian": '["/bin/bash", "-o", "pipefail", "-c"]', "rhel": '["/bin/bash", "-o", "pipefail", "-c"]',
@@ -145,7 +146,7 @@ def _previous_workdir(parsed: ParsedDockerfile, stage: Stage, before: int) -> st
     for member in reversed(stage_chain(parsed, stage)):
         workdirs = [i for i in parsed.stage_instructions(member) if i.keyword == "WORKDIR" and i.index < before]
         if workdirs:
-            path = workdirs[-1].value[0] if workdirs[-1].value else ""
+            path = workdir_path(workdirs[-1])
             return path if path.startswith("/") and "$" not in path else None
     name = image_name(image_of(parsed, stage)).lower().removeprefix("docker.io/").removeprefix("library/")
     return "/" if name in BARE_DISTROS else None
@@ -157,8 +158,8 @@ def _restore_needed(parsed: ParsedDockerfile, stage: Stage, after: int) -> bool:
         if instruction.index <= after or instruction.keyword in ("ENV", "ARG", "LABEL", "EXPOSE", "USER",
                                                                    "STOPSIGNAL", "MAINTAINER", "SHELL", "VOLUME"):
             continue
-        return not (instruction.keyword == "WORKDIR" and instruction.value
-                    and instruction.value[0].startswith("/") and "$" not in instruction.value[0])
+        return not (instruction.keyword == "WORKDIR" and workdir_path(instruction).startswith("/")
+                    and "$" not in workdir_path(instruction))
     return True
 
 
