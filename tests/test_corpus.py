@@ -24,6 +24,7 @@ from tests.corpus_support import (
     count_by_rule,
     final_user,
     hadolint_findings,
+    hardcase_findings,
     harden_file,
     is_non_root,
     missing_run_words,
@@ -38,6 +39,12 @@ from tests.corpus_support import (
 
 LANGUAGES = ("python", "node", "go", "java", "ruby", "php", "rust", "dotnet")
 CASES = [d.name for d in corpus_dirs()]
+# Windows containers (Server Core, Nano Server and the images on them): no uid, no useradd, no setuid
+# bits, no POSIX shell. Told apart by the base image, as Docker's own docs name them.
+WINDOWS_BASE_RE = re.compile(r"^FROM\s+\S*(?:windowsservercore|nanoserver|dotnet/framework|microsoft/aspnet:)",
+                             re.IGNORECASE | re.MULTILINE)
+WINDOWS_CASES = [c for c in CASES if WINDOWS_BASE_RE.search((CORPUS / c / "Dockerfile").read_bytes().decode("utf-8"))]
+LINUX_CASES = [c for c in CASES if c not in WINDOWS_CASES]
 
 
 @dataclass(frozen=True)
@@ -117,10 +124,25 @@ def test_every_original_run_command_still_runs_in_order(name: str, hardened: dic
     assert problem is None, f"{name}: {problem}\n--- hardened ---\n{result.output}"
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", LINUX_CASES)
 def test_final_stage_runs_as_non_root(name: str, hardened: dict[str, Hardened]) -> None:
     user = final_user(hardened[name].output)
     assert is_non_root(user), f"{name}: final stage user is {user!r}\n{hardened[name].output}"
+
+
+def test_the_corpus_has_a_windows_image() -> None:
+    assert WINDOWS_CASES == ["43-dotnet-framework-windows"]
+
+
+@pytest.mark.parametrize("name", WINDOWS_CASES)
+def test_windows_image_gets_no_linux_fixes_and_stays_reported(name: str, hardened: dict[str, Hardened]) -> None:
+    """A Windows image gets no uid 10001, no useradd, no `find … chmod a-s`, no bash SHELL; running
+    as root stays a finding for a person to decide (IIS needs the administrator)."""
+    output = hardened[name].output
+    for linux_only in ("USER 10001", "useradd", "adduser", "chmod a-s", "/bin/bash", "/bin/ash", "/run/secrets/"):
+        assert linux_only not in output, f"{name}: Linux-only {linux_only!r} added\n{output}"
+    assert final_user(output) is None
+    assert "HC001" in hardcase_findings([hardened[name].output_path])[str(hardened[name].output_path)]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -201,7 +223,8 @@ def test_run_check_accepts_additions_and_rejects_removals() -> None:
     assert missing_run_words(original, changed) is not None
     assert significant_words("a && b || c; d | e") == ["a", "b", "c", "d", "e"]
     # A sudo prefix may go; a sudo package may not.
-    assert significant_words("X=1 sudo -E apt-get install -y sudo curl") == ["X=1", "apt-get", "install", "sudo", "curl"]
+    assert significant_words("X=1 sudo -E apt-get install -y sudo curl") == [
+        "X=1", "apt-get", "install", "sudo", "curl"]
     assert missing_run_words("FROM a\nRUN apt-get install -y sudo curl\n",
                              "FROM a\nRUN apt-get install -y curl\n") is not None
     assert significant_words("echo 'unbalanced") == ["echo", "'unbalanced"]

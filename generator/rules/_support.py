@@ -19,9 +19,12 @@ DEBIAN_HINTS = ("debian", "ubuntu", "python", "node", "golang", "ruby", "php", "
 RHEL_HINTS = ("centos", "rhel", "redhat", "ubi", "fedora", "rockylinux", "almalinux", "amazonlinux", "oraclelinux")
 # Windows-only images: Server Core, Nano Server and the .NET Framework / ASP.NET / IIS images built
 # on them (https://hub.docker.com/r/microsoft/windows-servercore, mcr.microsoft.com/dotnet/framework).
-WINDOWS_HINTS = ("windowsservercore", "servercore", "nanoserver", "mcr.microsoft.com/windows", "microsoft/windows",
-                 "dotnet/framework", "microsoft/aspnet", "microsoft/iis", "microsoft/dotnet-framework", "ltsc20")
-WINDOWS_SHELLS = ("powershell", "pwsh", "cmd", "cmd.exe")
+# Tags name the Windows variant of multi-OS images (`python:3.12-windowsservercore-ltsc2022`).
+WINDOWS_IMAGE_RE = re.compile(
+    r"(?:^|/)microsoft/(?:aspnet|iis|dotnet-framework|windowsservercore|nanoserver)(?:[:@]|$)"
+    r"|^mcr\.microsoft\.com/(?:windows|dotnet/framework)(?:[/:@]|$)|servercore|nanoserver|ltsc20\d\d")
+WINDOWS_SHELLS = ("powershell", "pwsh", "cmd")
+POSIX_SHELLS = ("sh", "bash", "ash", "dash", "zsh", "ksh")
 FAMILY_BY_TOOL = (("apt-get", "debian"), ("apt ", "debian"), ("apk ", "alpine"), ("microdnf", "rhel"),
                   ("dnf ", "rhel"), ("yum ", "rhel"))
 
@@ -80,12 +83,20 @@ def has_shell(ref: str) -> bool:
 def is_windows(parsed: ParsedDockerfile, stage: Stage) -> bool:
     """A Windows container: its base image is a Windows one, or the stage (or one it builds on) sets a
     Windows shell. Linux-only fixes (users, setuid bits, POSIX shell syntax) do not apply to it."""
-    ref = image_of(parsed, stage).lower()
-    if any(hint in ref for hint in WINDOWS_HINTS):
+    if WINDOWS_IMAGE_RE.search(image_of(parsed, stage).lower()):
         return True
     return any(i.keyword == "SHELL" and i.json and i.value
                and i.value[0].replace("\\", "/").rsplit("/", 1)[-1].lower().removesuffix(".exe") in WINDOWS_SHELLS
                for member in stage_chain(parsed, stage) for i in parsed.stage_instructions(member))
+
+
+def posix_shell(parsed: ParsedDockerfile, stage: int) -> bool:
+    """Shell-form commands of the stage go to a POSIX shell: what fixes that write `&&`, `export`
+    or `$(…)` into a RUN need (PowerShell and cmd understand none of it the same way)."""
+    if stage < 0 or is_windows(parsed, parsed.stages[stage]):
+        return False
+    return all(i.keyword != "SHELL" or (i.json and bool(i.value) and i.value[0].rsplit("/", 1)[-1] in POSIX_SHELLS)
+               for member in stage_chain(parsed, parsed.stages[stage]) for i in parsed.stage_instructions(member))
 
 
 def family(parsed: ParsedDockerfile, stage: Stage) -> str | None:

@@ -11,10 +11,9 @@ from . import Rule, Severity, Violation
 from ._support import (
     command_start,
     comment_free,
-    is_windows,
     keyword_end,
+    posix_shell,
     replace_instruction,
-    stage_chain,
     unquoted_positions,
 )
 
@@ -31,7 +30,6 @@ SECRET_VALUE_RE = re.compile(
     r"([A-Za-z][\w+.-]*://[^/\s:@]*:(?!\$)[^/\s@]+@"
     r"|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{20,}|glpat-[\w-]{20}|xox[abprs]-[\w-]{10,}"
     r"|sk_live_\w{16,}|-----BEGIN [A-Z ]*PRIVATE KEY|AIza[0-9A-Za-z_-]{35})")
-POSIX_SHELLS = ("sh", "bash", "ash", "dash", "zsh", "ksh")
 
 
 def _pairs(instruction: Instruction) -> list[tuple[str, str | None]]:
@@ -108,14 +106,6 @@ def _unquoted_uses(name: str, text: str) -> list[tuple[int, int]]:
             if text[i] == "$" and (match := use.match(text, i))]
 
 
-def _posix_shell(parsed: ParsedDockerfile, stage: int) -> bool:
-    """RUN commands of the stage go to a POSIX shell (the `NAME="$(cat …)" && export` the fix writes)."""
-    if stage < 0 or is_windows(parsed, parsed.stages[stage]):
-        return False
-    return all(i.keyword != "SHELL" or (i.json and i.value and i.value[0].rsplit("/", 1)[-1] in POSIX_SHELLS)
-               for member in stage_chain(parsed, parsed.stages[stage]) for i in parsed.stage_instructions(member))
-
-
 def _without(parsed: ParsedDockerfile, declaration: Instruction, names: list[str]) -> Edit:
     """The ENV/ARG rewritten without NAMES (removed when nothing else is left)."""
     kept = [(n, v) for n, v in _pairs(declaration) if n not in names]
@@ -136,7 +126,7 @@ def _moved_to_secrets(parsed: ParsedDockerfile, declaration: Instruction, names:
         if not used:
             continue
         if (later.keyword != "RUN" or later.stage != declaration.stage or later.json or later.heredocs
-                or not _posix_shell(parsed, later.stage)):
+                or not posix_shell(parsed, later.stage)):
             return None
         prefix = "".join(f" --mount=type=secret,id={n.lower()}" for n in used)
         exports = "".join(f'{n}="$(cat /run/secrets/{n.lower()})" && export {n} && ' for n in used)

@@ -17,6 +17,7 @@ from ._support import (
     image_of,
     insert_after,
     insert_before,
+    posix_shell,
     stage_chain,
     unquoted_positions,
     workdir_path,
@@ -135,7 +136,7 @@ def check_cd(parsed: ParsedDockerfile) -> Iterator[Violation]:
     the directory, where `cd` would have failed). The working directory is set back afterwards when
     the previous one is known (an earlier absolute `WORKDIR`, or `/` on a bare distribution image);
     when the next instruction that depends on it is an absolute `WORKDIR`, nothing is restored.
-    Otherwise the `cd` is only reported.
+    Otherwise (and in Windows or PowerShell stages) the `cd` is only reported.
     """
     for run in parsed.instructions:
         if run.keyword == "RUN" and not run.json and re.search(r"(?:^|[\s;&|(])cd(?:\s|$)", run.command):
@@ -166,7 +167,7 @@ def _restore_needed(parsed: ParsedDockerfile, stage: Stage, after: int) -> bool:
 def fix_cd(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     run = parsed.instructions[violation.instruction]
     start = command_start(parsed, run)
-    if start is None or run.heredocs or run.stage < 0:
+    if start is None or run.heredocs or not posix_shell(parsed, run.stage):
         return None
     match = LEADING_CD_RE.match(parsed.text, start)
     if match is None or parsed.text.find("\n", start, match.end()) >= 0:
@@ -231,7 +232,7 @@ def check_consecutive_runs(parsed: ParsedDockerfile) -> Iterator[Violation]:
     fails; but the layers (and what the build cache reuses) change. RUNs with flags, heredocs or
     exec form, RUNs separated by a comment, installs that still lack their cache cleanup (HC042,
     HC044 add it) and a first command that changes shell state (`cd`, `export`, `set`, …) are not
-    merged.
+    merged; nor are RUNs of a Windows or PowerShell stage (no `&&` there).
     """
     for _, second in _consecutive_pairs(parsed):
         yield CONSECUTIVE_RUNS.violation(second.start_line, instruction=second.index)
@@ -243,6 +244,8 @@ def fix_consecutive_runs(parsed: ParsedDockerfile, violation: Violation) -> Fix 
     words = " ".join(first.value).split()
     if not words or words[0] in STATEFUL or (first, second) not in set(_consecutive_pairs(parsed)):
         return None
+    if not posix_shell(parsed, first.stage):
+        return None  # `&&` is no operator in Windows PowerShell
     end, start = command_end(parsed, first), command_start(parsed, second)
     body = parsed.text[first.start:end].rstrip() if end is not None else ""
     if end is None or start is None or body.endswith(("&&", "||", "|", "&", ";")):
