@@ -159,6 +159,7 @@ class HadolintCounts:
     before: dict[str, int]  # rule -> findings over the corpus
     after: dict[str, int]
     summary: str
+    per_file: dict[str, tuple[list[str], list[str]]]  # corpus name -> (rules before, rules after)
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +183,8 @@ def hadolint_counts(hardened: dict[str, Hardened], tmp_path_factory: pytest.Temp
                f"{removed_share(other_before, other_after):.1%} removed; version pins {pins_before} -> {pins_after}"
                f"\n{table(rows, ('rule', 'before', 'after', ''))}")
     print(summary)
-    return HadolintCounts(by_rule_before, by_rule_after, summary)
+    per_file = {name: (before[str(h.original_path)], after[str(h.output_path)]) for name, h in hardened.items()}
+    return HadolintCounts(by_rule_before, by_rule_after, summary, per_file)
 
 
 def test_hadolint_findings_without_version_pins_drop_by_ninety_percent(hadolint_counts: HadolintCounts) -> None:
@@ -197,6 +199,14 @@ def test_hadolint_findings_without_version_pins_drop_by_ninety_percent(hadolint_
     more_pins = [rule for rule in sorted(VERSION_PIN_RULES)
                  if hadolint_counts.after.get(rule, 0) > hadolint_counts.before.get(rule, 0)]
     assert pins_after <= pins_before and not more_pins, f"harden added version-pin findings ({more_pins})"
+
+
+def test_add_to_copy_adds_no_relative_copy_finding(hadolint_counts: HadolintCounts) -> None:
+    """ADD → COPY never trades DL3020 for DL3045 (COPY to a relative destination without WORKDIR)."""
+    added = {name: after.count("DL3045") - before.count("DL3045")
+             for name, (before, after) in hadolint_counts.per_file.items()
+             if after.count("DL3045") > before.count("DL3045")}
+    assert not added, f"harden added DL3045 findings: {added}"
 
 
 # --- the judges themselves -----------------------------------------------------------------------

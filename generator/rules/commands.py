@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..dockerfile import ParsedDockerfile
+from ..dockerfile import Instruction, ParsedDockerfile
 from ..fix import Edit, Fix, FixSafety
 from . import Rule, Severity, Violation
 from ._support import (
@@ -19,6 +19,8 @@ from ._support import (
     image_tag,
     keyword_end,
     runs_as_root,
+    stage_chain,
+    unquote,
 )
 
 URL_RE = re.compile(r"^(?:https?|ftp)://|^git@|\.git(?:#.*)?$", re.IGNORECASE)
@@ -60,7 +62,9 @@ def check_add_local(parsed: ParsedDockerfile) -> Iterator[Violation]:
     local archives (which `ADD` unpacks) are reported instead. Needs review for one source named by
     a variable (`ADD ${JAR_FILE} app.jar`): it becomes `COPY` only when the destination is a single
     file with a non-archive extension, since the variable could still name an archive that `ADD`
-    would have unpacked; other sources with variables are reported only.
+    would have unpacked; other sources with variables are reported only. A relative destination
+    stays `ADD` unless a `WORKDIR` of the stage says where it goes (where it lands is the base
+    image's business otherwise).
     """
     for instruction in parsed.instructions:
         if instruction.keyword != "ADD" or instruction.heredocs:
@@ -79,6 +83,8 @@ def fix_add_local(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
         return None
     if any(f.split("=", 1)[0] in ("--checksum", "--keep-git-dir", "--unpack") for f in instruction.flags):
         return None
+    if instruction.stage < 0 or not _destination_is_placed(parsed, instruction):
+        return None
     safety = FixSafety.SAFE
     if any("$" in s for s in sources):
         # The variable could name an archive, which ADD would unpack: only when the destination is
@@ -90,6 +96,18 @@ def fix_add_local(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     end = keyword_end(parsed, instruction)
     keyword = parsed.text[end - 3:end]
     return Fix((Edit(end - 3, end, "COPY" if keyword.isupper() else "copy"),), safety, "ADD -> COPY")
+
+
+def _destination_is_placed(parsed: ParsedDockerfile, instruction: Instruction) -> bool:
+    """The destination is absolute, or a WORKDIR of the stage (or a stage it builds on) says where a
+    relative one goes. Otherwise it lands in the base image's working directory, whatever that is,
+    and as COPY it is a new finding (hadolint DL3045)."""
+    destination = unquote(instruction.value[-1])
+    if destination.startswith(("/", "$")) or re.match(r"^[A-Za-z]:[\\/]", destination):
+        return True
+    return any(i.keyword == "WORKDIR" and i.index < instruction.index
+               for member in stage_chain(parsed, parsed.stages[instruction.stage])
+               for i in parsed.stage_instructions(member))
 
 
 def check_add_remote(parsed: ParsedDockerfile) -> Iterator[Violation]:

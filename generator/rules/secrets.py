@@ -25,9 +25,10 @@ SECRET_NAME_RE = re.compile(
     re.IGNORECASE)
 NOT_SECRET_NAME_RE = re.compile(r"(_FILE|_PATH|_DIR|_URL|_ID|_REGION|_HOST|_PORT|_USER|_NAME)$", re.IGNORECASE)
 # Credentials inside a URL: `scheme://user:password@host` (DATABASE_URL, MONGO_URL, REDIS_URL,
-# MAIL_URL, a Sentry DSN …), unless the password is a variable reference.
+# MAIL_URL, a Sentry DSN …) or a connection string (`…;Password=…;`), unless the password is a
+# variable reference.
 SECRET_VALUE_RE = re.compile(
-    r"([A-Za-z][\w+.-]*://[^/\s:@]*:(?!\$)[^/\s@]+@"
+    r"([A-Za-z][\w+.-]*://[^/\s:@]*:(?!\$)[^/\s@]+@|(?i:(?:^|;)\s*(?:password|pwd)\s*=\s*(?!\$)[^;\s]+)"
     r"|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{20,}|glpat-[\w-]{20}|xox[abprs]-[\w-]{10,}"
     r"|sk_live_\w{16,}|-----BEGIN [A-Z ]*PRIVATE KEY|AIza[0-9A-Za-z_-]{35})")
 
@@ -56,8 +57,9 @@ def check_secrets(parsed: ParsedDockerfile) -> Iterator[Violation]:
     """What it does:
     Checks `ENV` and `ARG` for secrets: names such as `*PASSWORD*`, `*SECRET*`, `*TOKEN*`,
     `*API_KEY*`, `AWS_*`, signing keys (`APP_KEY`, `AUTH_KEY`, `*_SALT`, `JWT_KEY`), and values
-    that look like keys (`AKIA…`, `ghp_…`, `-----BEGIN … PRIVATE KEY`) or carry a password in a URL
-    (`DATABASE_URL=postgres://user:password@host/db`, any `scheme://user:password@`).
+    that look like keys (`AKIA…`, `ghp_…`, `-----BEGIN … PRIVATE KEY`) or carry a password: in a
+    URL (`DATABASE_URL=postgres://user:password@host/db`, any `scheme://user:password@`) or in a
+    connection string (`…;Password=…;`).
 
     Why is this bad?
     `ENV` values are stored in the image configuration and `ARG` values in its build history:
