@@ -6,10 +6,10 @@ import posixpath
 import re
 from collections.abc import Iterator
 
-from ..dockerfile import ParsedDockerfile
-from ..fix import Fix, FixSafety
+from ..dockerfile import Instruction, ParsedDockerfile
+from ..fix import Edit, Fix, FixSafety
 from . import Rule, Severity, Violation
-from ._support import image_of, insert_at_runtime, replace_instruction, workdir_path
+from ._support import command_start, image_of, insert_at_runtime, replace_instruction, workdir_path
 
 SHELL_META_RE = re.compile(r"[$`|&;<>(){}\[\]*?~'\"\\#!\n]")
 HEALTH_OPTIONS = "--interval=30s --timeout=5s --start-period=15s --retries=3"
@@ -139,7 +139,14 @@ def fix_healthcheck(parsed: ParsedDockerfile, violation: Violation) -> Fix | Non
     return Fix((edit,), FixSafety.NEEDS_REVIEW, f"health check with {probe[0]}")
 
 
-SSH_PACKAGE_RE = re.compile(r"\b(?:openssh-server|dropbear)\b|(?:^|[\s/\"])sshd\b")
+SSH_PACKAGE_RE = re.compile(r"\b(?:openssh-server|dropbear)\b|(?:^|[\s/\"])sshd\b"
+                            r"|\b(?:rc-)?service\s+ssh\s+start\b|/etc/init\.d/ssh\s+start\b")
+# Starting the SSH daemon in the background (it forks unless given -D): `service ssh start`,
+# `/etc/init.d/ssh start`, `rc-service sshd start`, `/usr/sbin/sshd`.
+SSHD_START = (r"(?:(?:service|rc-service)[ \t]+sshd?[ \t]+start|/etc/init\.d/sshd?[ \t]+start"
+              r"|(?:/usr/sbin/)?sshd(?:[ \t]+-[a-ce-zA-CE-Z]\S*)*)")
+# …first in a shell-form command that goes on to start the real service.
+SSHD_CHAINED_RE = re.compile(rf"{SSHD_START}[ \t]*(?:&&|;)[ \t]*(?=\S)")
 
 
 def check_ssh_server(parsed: ParsedDockerfile) -> Iterator[Violation]:
@@ -148,24 +155,57 @@ def check_ssh_server(parsed: ParsedDockerfile) -> Iterator[Violation]:
 
     Why is this bad?
     An SSH daemon is another remote entry point with its own keys and credentials to manage; use
-    `docker exec` to get into a container (CIS Docker Benchmark 5.6).
+    `docker exec` to get into a container (CIS Docker Benchmark 5.6). And it needs root: in a
+    container that runs as a non-root user it cannot start at all.
 
     Example:
     ```dockerfile
     RUN apt-get install -y openssh-server
+    CMD service ssh start && node server.js
     ```
 
     Use instead:
     ```dockerfile
     # no SSH server; `docker exec -it CONTAINER sh` when a shell is needed
+    CMD node server.js
     ```
 
     Fix safety:
-    Not fixable: removing the daemon changes how the container is operated.
+    Needs review. Only a shell-form `CMD`/`ENTRYPOINT` that starts the daemon in the background first
+    and then the real service (`service ssh start && …`, `/usr/sbin/sshd; …`) is fixed: the daemon's
+    start is removed, so the service starts as the non-root user; whoever logged in over SSH must
+    use `docker exec`. The installed packages, keys and `sshd_config` edits are reported for removal
+    by hand. An image whose main process is sshd (or a process manager that starts it) is reported:
+    it needs a redesign, not a rewrite.
     """
     for instruction in parsed.instructions:
         if instruction.keyword in ("RUN", "CMD", "ENTRYPOINT") and SSH_PACKAGE_RE.search(" ".join(instruction.value)):
-            yield SSH_SERVER.violation(instruction.start_line, instruction=instruction.index)
+            detail = ""
+            if instruction.keyword != "RUN":
+                detail = (f"{instruction.keyword} starts sshd, which cannot run as a non-root user"
+                          if _sshd_chained(parsed, instruction) is not None else
+                          f"{instruction.keyword} runs sshd as the service: the image needs a redesign (docker exec)")
+            yield SSH_SERVER.violation(instruction.start_line, detail, instruction=instruction.index)
+
+
+def _sshd_chained(parsed: ParsedDockerfile, instruction: Instruction) -> re.Match[str] | None:
+    """The leading `start sshd &&` of a one-line shell-form CMD/ENTRYPOINT."""
+    if instruction.json or instruction.keyword not in ("CMD", "ENTRYPOINT"):
+        return None
+    start = command_start(parsed, instruction)
+    if start is None:
+        return None
+    match = SSHD_CHAINED_RE.match(parsed.text, start)
+    return match if match is not None and "\n" not in parsed.text[start:match.end()] else None
+
+
+def fix_ssh_server(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
+    instruction = parsed.instructions[violation.instruction]
+    match = _sshd_chained(parsed, instruction)
+    if match is None:
+        return None
+    return Fix((Edit(match.start(), match.end(), ""),), FixSafety.NEEDS_REVIEW,
+               f"{instruction.keyword} no longer starts sshd")
 
 
 def check_expose_22(parsed: ParsedDockerfile) -> Iterator[Violation]:
@@ -289,7 +329,8 @@ EXEC_FORM = Rule("HC060", "shell-form-command", Severity.WARNING, "CMD/ENTRYPOIN
                  check_exec_form, fix_exec_form, FixSafety.SAFE)
 HEALTHCHECK = Rule("HC061", "missing-healthcheck", Severity.INFO, "no HEALTHCHECK for an exposed service", "4.6", None,
                    check_healthcheck, fix_healthcheck, FixSafety.NEEDS_REVIEW)
-SSH_SERVER = Rule("HC062", "ssh-server", Severity.ERROR, "SSH server in the image", "5.6", None, check_ssh_server)
+SSH_SERVER = Rule("HC062", "ssh-server", Severity.ERROR, "SSH server in the image", "5.6", None, check_ssh_server,
+                  fix_ssh_server, FixSafety.NEEDS_REVIEW)
 EXPOSE_22 = Rule("HC063", "expose-ssh-port", Severity.WARNING, "port 22 exposed", "5.6", None, check_expose_22,
                  fix_expose_22, FixSafety.NEEDS_REVIEW)
 MAINTAINER = Rule("HC064", "maintainer-deprecated", Severity.STYLE, "MAINTAINER is deprecated", None, "DL4000",
