@@ -150,9 +150,10 @@ INSTALL_TOOLS = ("apt-get", "apt", "apk", "yum", "dnf", "microdnf")
 
 
 def _installs_sudo(command: str) -> bool:
-    from .packages import invokes, segments
+    from .packages import _invokes, segments
 
-    return any(invokes(words, INSTALL_TOOLS, ("install", "add")) and "sudo" in words[1:] for words in segments(command))
+    return any(_invokes(words, INSTALL_TOOLS, ("install", "add")) and "sudo" in words[1:]
+               for words in segments(command))
 
 
 def check_sudo(parsed: ParsedDockerfile) -> Iterator[Violation]:

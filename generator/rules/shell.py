@@ -192,7 +192,8 @@ def _single_command(run: Instruction) -> bool:
 
 def _consecutive_pairs(parsed: ParsedDockerfile) -> Iterator[tuple[Instruction, Instruction]]:
     """Shell-form, flag-free, heredoc-free one-command RUNs that follow each other with only blank lines between."""
-    from .packages import check_apt_lists, check_yum_clean
+    from .packages_apk_yum import check_yum_clean
+    from .packages_apt import check_apt_lists
 
     # An install whose cache cleanup is still missing gets it appended by HC042/HC044; left alone here.
     cleanup = {v.instruction for v in (*check_apt_lists(parsed), *check_yum_clean(parsed))}
