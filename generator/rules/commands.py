@@ -254,7 +254,8 @@ def fix_chmod_777(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
 
 def check_pipe_to_shell(parsed: ParsedDockerfile) -> Iterator[Violation]:
     """What it does:
-    Checks for downloads piped straight into a shell (`curl … | sh`, `wget -O- … | bash`).
+    Checks for downloads piped straight into a shell or an interpreter that runs what it reads
+    (`curl … | sh`, `wget -O- … | sudo -E bash -`, `curl … | python3 -`, `| php`, `| perl`, `| ruby`).
 
     Why is this bad?
     The script is executed as root without being verified; whoever controls the server (or the
