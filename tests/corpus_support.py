@@ -146,8 +146,10 @@ MODE_RE = re.compile(r"^[0-7]{3,4}$")
 # Substitutions the requirement names as hygiene, not as changes of meaning: `npm ci` installs the
 # same dependency tree `npm install` would (from the lockfile).
 EQUIVALENT_WORDS = {("npm", "ci"): "install", ("npm", "i"): "install"}
-# Words a fix may drop: `sudo` is a no-op while building (RUN already runs as the build user).
-DROPPABLE_WORDS = frozenset({"sudo"})
+# A word a fix may drop where the shell runs it as a command: `sudo` is a no-op while building (RUN
+# already runs as the build user). Anywhere else (`apt-get install -y sudo`) it is an argument that stays.
+DROPPABLE_COMMANDS = frozenset({"sudo"})
+ASSIGNMENT_RE = re.compile(r"^[A-Za-z_]\w*=")
 # A version pin names the same package: `curl=7.88.1-10`, `flask==3.1.2`, `@angular/cli@20.1.0` are
 # `curl`, `flask`, `@angular/cli` (the pin is what HC048's fix adds; the package must stay).
 PINNED_WORD_RE = re.compile(r"^([A-Za-z0-9@][\w.+/@\[\],-]*?)(?:==|=|@)[0-9][\w.+~:!-]*$")
@@ -167,18 +169,25 @@ def shell_words(command: str) -> list[str]:
 
 def significant_words(command: str) -> list[str]:
     """The words that say what a command does: not operators, not options (a fix may add
-    `--no-install-recommends`, `--no-cache-dir`, ...), `sudo` dropped, file modes normalised (the
-    `chmod 777` fix changes the mode, never the path), `npm ci` ≡ `npm install`, a pinned package ≡
-    the package."""
+    `--no-install-recommends`, `--no-cache-dir`, ...), a `sudo` command prefix dropped (a `sudo`
+    argument kept), file modes normalised (the `chmod 777` fix changes the mode, never the path),
+    `npm ci` ≡ `npm install`, a pinned package ≡ the package."""
     words: list[str] = []
     previous = ""
+    command_position = True
     for word in shell_words(command):
-        if OPERATOR_RE.match(word) or word.startswith("-") or word in DROPPABLE_WORDS:
+        if OPERATOR_RE.match(word):
+            command_position = True
             continue
+        if word.startswith("-") or (command_position and word in DROPPABLE_COMMANDS):
+            continue
+        assignment = command_position and ASSIGNMENT_RE.match(word)
+        if not assignment:
+            command_position = False
         if previous == "chmod" and (MODE_RE.match(word) or re.match(r"^[ugoa]*[-+=][rwxXst]*$", word)):
             word = "<mode>"
         word = EQUIVALENT_WORDS.get((previous, word), word)
-        pinned = PINNED_WORD_RE.match(word)
+        pinned = None if assignment else PINNED_WORD_RE.match(word)
         word = pinned.group(1) if pinned else word
         words.append(word)
         previous = word

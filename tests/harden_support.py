@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -14,7 +18,12 @@ from generator.fix import HardenResult, harden
 from generator.lint import Config, check
 from generator.package_versions import active, from_mapping
 
+REPO = Path(__file__).resolve().parent.parent
 RULE_CASES = Path(__file__).resolve().parent / "rules"
+# `hardcase check PATH` in a fresh interpreter, then which of the named modules it had imported.
+CHECK_IMPORTS = ("import sys\nmodules = sys.argv[2:]\nsys.argv = ['hardcase', 'check', sys.argv[1]]\n"
+                 "from generator.cli import entry\ntry:\n    entry()\nexcept SystemExit:\n    pass\n"
+                 "print(sorted(m for m in modules if m in sys.modules), file=sys.stderr)")
 
 
 @dataclass(frozen=True)
@@ -59,3 +68,13 @@ def harden_text(text: str, unsafe: bool = True, config: Config | None = None,
     resolver = from_mapping(versions, "versions") if versions is not None else None
     with active(resolver):
         return harden(parse(text), config or Config(), unsafe=unsafe)
+
+
+def check_imports(path: Path, modules: Sequence[str]) -> tuple[str, list[str]]:
+    """`hardcase check PATH` in a new Python process: its stdout, and which of MODULES it imported
+    (the fast path's promise is about a cold start, which only a fresh interpreter shows)."""
+    proc = subprocess.run([sys.executable, "-c", CHECK_IMPORTS, str(path), *modules], capture_output=True, text=True,
+                          cwd=REPO, env={"PYTHONPATH": str(REPO)}, check=False)
+    loaded = ast.literal_eval(proc.stderr.strip().splitlines()[-1])
+    assert isinstance(loaded, list), proc.stderr
+    return proc.stdout, [str(m) for m in loaded]
