@@ -71,6 +71,8 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     new.add_argument("--registry-mirror", metavar="HOST[:PORT][/PREFIX]", help="pull base images through a mirror")
     new.add_argument("--dry-run", action="store_true", help="print the file plan, write nothing")
     new.add_argument("--force", action="store_true", help="replace existing files that differ")
+    new.add_argument("--apparmor", action="store_true",
+                     help="also write an AppArmor profile (same as --set apparmor=true)")
     cli_platform.add_new_options(new)
 
     presets = commands.add_parser("presets", help="list presets or show one")
@@ -230,7 +232,8 @@ def _cmd_new(args: argparse.Namespace, env: Environment) -> int:
 
         ask = questionary_ask
     request = NewRequest(
-        dest=_path(args.dest), preset=args.preset, answers_file=args.answers, sets=args.sets,
+        dest=_path(args.dest), preset=args.preset, answers_file=args.answers,
+        sets=[*args.sets, "apparmor=true"] if args.apparmor else args.sets,
         with_app=args.with_app, registry_mirror=args.registry_mirror, force=args.force,
         dry_run=args.dry_run, ask=ask, template=args.template, checkout=args.checkout,
         trust_template_hooks=args.trust_template_hooks, presets_dir=args.presets_dir, policy_file=args.policy,
