@@ -39,6 +39,8 @@ def add_seccomp_actions(actions: argparse._SubParsersAction[argparse.ArgumentPar
                        help="where to write the profile (default: DIR/seccomp.learned.json)")
     learn.add_argument("--force", action="store_true", help="replace an existing PROFILE")
     learn.add_argument("--no-build", action="store_true", help="use the image already tagged in compose.yaml")
+    learn.add_argument("--ca-bundle", type=Path, default=Path("/etc/ssl/certs/ca-certificates.crt"),
+                       help="CA bundle passed to the build as secret ca_bundle (if the file exists)")
     learn.add_argument("--no-verify", action="store_true", help="do not run verify under the learned profile")
     learn.add_argument("--format", choices=["text", "json"], default="text")
 
@@ -93,6 +95,7 @@ def cmd_learn(args: argparse.Namespace, env: Environment) -> int:
     output = args.output or args.dest / "seccomp.learned.json"
     result = learn(args.dest, service=args.service, runs=args.runs, workload=workload, output=output,
                    force=args.force, build=not args.no_build, check_with_verify=not args.no_verify,
+                   ca_bundle=args.ca_bundle,
                    progress=tty_progress(env.stderr))
     if args.format == "json":
         env.stdout.write(json.dumps({"profile": str(output), **result.to_dict()}, indent=2) + "\n")
