@@ -87,6 +87,7 @@ class LearnResult:
         return {
             "allowed": len(self.allowed), "observed": len(self.observed), "generated": self.generated_count,
             "runtime": self.runtime, "docker_default_x86_64": self.docker_default_count,
+            "observed_names": self.observed, "allowed_names": self.allowed,
             "refused_dangerous": self.refused, "seconds": round(self.seconds, 1),
             "runs": [vars(run) for run in self.runs], "notes": self.notes,
             "verify": None if card is None else {
