@@ -6,6 +6,8 @@ The end-to-end run in a real engine is in test_e2e_engine.py (it reuses that mod
 from __future__ import annotations
 
 import io
+import sys
+import time
 from pathlib import Path
 
 import pyseccomp
@@ -13,6 +15,7 @@ import pytest
 
 from generator import seccomp, seccomp_learn
 from generator.cli import Environment, main
+from generator.errors import UsageError
 from generator.kernel_audit import AUDIT_ARCH_X32, Hit, parse_record
 from generator.seccomp_check import validate_profile
 
@@ -112,3 +115,25 @@ def test_learn_without_an_engine_is_a_one_line_engine_error(tmp_path: Path, monk
     code, _, err = run("seccomp", "learn", str(tmp_path))
     assert code == 4 and err.startswith("hardcase: error: ") and err.count("\n") == 1
     assert "no-docker" in err
+
+
+def test_command_workload_runs_without_a_shell_and_sees_the_ports(tmp_path: Path) -> None:
+    marker = tmp_path / "ports"
+    script = tmp_path / "drive.py"
+    script.write_text("import os, sys\nopen(sys.argv[1], 'w').write(os.environ['HARDCASE_LEARN_PORTS'])\n")
+    # `; touch` would run in a shell: here it is only two more arguments for the script.
+    command = f"{sys.executable} {script} {marker} ; touch {tmp_path / 'injected'}"
+    seccomp_learn._drive(seccomp_learn.Workload("command", command=command), [8080, 9100], lambda m: None)
+    assert marker.read_text() == "8080,9100"
+    assert not (tmp_path / "injected").exists()
+    with pytest.raises(UsageError, match="workload command exited with 3"):
+        seccomp_learn._drive(seccomp_learn.Workload("command", command=f"{sys.executable} -c 'raise SystemExit(3)'"),
+                             [], lambda m: None)
+
+
+def test_seconds_workload_waits_and_says_where_to_send_traffic() -> None:
+    messages: list[str] = []
+    started = time.monotonic()
+    seccomp_learn._drive(seccomp_learn.Workload("seconds", seconds=0.3), [8000], messages.append)
+    assert time.monotonic() - started >= 0.3
+    assert messages == ["recording for 0.3 s: send traffic to http://127.0.0.1:8000/"]
