@@ -188,7 +188,7 @@ def _compose_with_profile(project: Project, profile_path: Path, scratch: Path) -
     return target
 
 
-def _published(project: Project, container: dict[str, Any]) -> list[int]:
+def _published(container: dict[str, Any]) -> list[int]:
     bindings = container["HostConfig"].get("PortBindings") or {}
     ports = []
     for spec in bindings.values():
@@ -239,7 +239,7 @@ def _one_run(project: Project, workload: Workload, scratch: Path, index: int,
                 raise EngineError("compose started no container for the service")
             _wait_healthy(container_id, progress)
             progress(f"run {index}: workload: {workload.describe()}")
-            _drive(workload, _published(project, engine.inspect("container", container_id)), progress)
+            _drive(workload, _published(engine.inspect("container", container_id)), progress)
         finally:
             progress(f"run {index}: stopping")
             engine.compose(project.directory, name, [compose_file], "down", "--volumes", "--remove-orphans",
@@ -334,7 +334,10 @@ def learn(directory: Path, *, service: str | None = None, runs: int = 3, workloa
         result.notes.append(f"seen but never allowed (dangerous): {', '.join(refused)}")
     if check_with_verify:
         progress("verifying the service under the learned profile")
-        result.verify_card = verify_under(project, output, progress)
+        try:
+            result.verify_card = verify_under(project, output, progress)
+        except EngineError as exc:
+            raise EngineError(f"verify under the learned profile {output}: {exc}") from None
     result.seconds = time.monotonic() - started
     return result
 
