@@ -171,6 +171,7 @@ def variant_cases() -> list[Case]:
         ),
         Case(python, False, ("--set", "secrets="), "no-secrets"),
         Case(go, False, ("--registry-mirror", "mirror.example.com:5000/hub"), "mirror"),
+        Case(python, True, ("--apparmor", "--set", "writable_paths=/tmp,/var/cache/app"), "apparmor"),
     ]
 
 
