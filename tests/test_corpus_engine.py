@@ -54,7 +54,7 @@ BUILDABLE = [
     App("22-java-httpserver-debian", 8080),
     App("23-ruby-webrick-debian", 4567),
     App("28-php-builtin-debian", 8080),
-    App("33-rust-rustc-debian", 7878, split=True),
+    App("33-rust-rustc-debian", 7878),
 ]
 
 

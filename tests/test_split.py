@@ -44,6 +44,8 @@ def hc070_messages(text: str) -> list[str]:
      "RUN gcc -o /app /app.c > /build.log\nCMD [\"/app\"]\n", "redirects into files"),
     ("FROM debian:12-slim\nRUN apt-get update && apt-get upgrade -y && apt-get install -y gcc\n"
      "RUN gcc -o /app /app.c\nCMD [\"/app\"]\n", "`apt-get upgrade`"),
+    ("FROM debian:12-slim\nRUN apt-get update && apt-get install -y gcc curl\n"
+     "RUN gcc -o /app /app.c\nCMD [\"/app\"]\n", "curl is installed without a version"),
 ])
 def test_the_finding_says_why_the_file_is_not_split(text: str, reason: str) -> None:
     (message,) = hc070_messages(text)

@@ -6,7 +6,9 @@ the runtime needs: the build produces named binaries (`go build -o PATH`, `rustc
 the image starts one of those binaries. Anything else gets a reason instead of a plan, shown in the
 finding. The build stage keeps every instruction up to the last `RUN`; the runtime stage is inserted
 after it and gets the binaries, the packages that are not compilers, the `ENV`s, the working
-directory and the image settings (`EXPOSE`, `CMD`, ... are moved into it).
+directory and the image settings (`EXPOSE`, `CMD`, ... are moved into it). Packages are installed
+again in the runtime stage, so they must be pinned: an unpinned second install may get another
+version than the build's (and is what hadolint's DL3008 reports).
 """
 
 from __future__ import annotations
@@ -225,6 +227,9 @@ def _scan_apt(words: list[str], run: Instruction, scan: _Scan) -> None:
         if word.split("=", 1)[0].endswith("-dev"):
             raise NoSplit(f"{word.split('=', 1)[0]} is installed: the runtime would need its library package, "
                           "which the Dockerfile does not name")
+        if "=" not in word:
+            raise NoSplit(f"{word} is installed without a version: the runtime stage would install it again "
+                          f"unpinned (pin it as {word}=VERSION to split)")
         scan.packages.append(word)
 
 

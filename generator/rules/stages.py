@@ -49,16 +49,17 @@ def check_single_stage_toolchain(parsed: ParsedDockerfile) -> Iterator[Violation
 
     Fix safety:
     Needs review. The fix splits the file where the Dockerfile names everything the runtime needs:
-    the build writes named binaries (`go build -o PATH`, `rustc -o PATH`), every `RUN` up to the last
-    only installs packages or builds, and `CMD`/`ENTRYPOINT` start one of those binaries. The build
-    stage keeps every instruction up to the last `RUN`; the runtime stage gets the binaries (same
-    paths, on `PATH` when started by name), the installed packages that are not compilers, the
-    `ENV`s, `WORKDIR` and image settings. Its image is `debian:N-slim` of the Debian release a
-    golang/rust tag names (with the build image's CA bundle), distroless `static` when
-    `CGO_ENABLED=0` and nothing is installed, else the same Debian/Ubuntu base (`-slim` for debian).
-    Files the program reads at run time are not copied: add them by hand. Other files (a `-dev`
-    package, `go build` without `-o`, `cargo build`, a `RUN` that writes files, a JDK, pip/npm
-    installs) are reported only, with the reason in the finding.
+    the build writes named binaries (`go build -o PATH`, `gcc`/`rustc -o PATH`), every `RUN` up to
+    the last only installs packages or builds, and `CMD`/`ENTRYPOINT` start one of those binaries.
+    The build stage keeps every instruction up to the last `RUN`; the runtime stage gets the
+    binaries (same paths, on `PATH` when started by name), the packages that are not compilers
+    (reinstalled, so only when pinned to a version), the `ENV`s, `WORKDIR`, `USER` and image
+    settings. Its image is `debian:N-slim` of the Debian release a golang/rust tag names (with the
+    build image's CA bundle), distroless `static` when `CGO_ENABLED=0`, nothing is installed and
+    everything starts in exec form, else the same Debian/Ubuntu base (`-slim` for debian). Files
+    the program reads at run time are not copied: add them by hand. Other files (a `-dev` package,
+    an unpinned package, `go build` without `-o`, `cargo build`, a `RUN` that writes files, a JDK,
+    pip/npm installs) are reported only, with the reason in the finding.
     """
     if len(parsed.stages) != 1:
         return
