@@ -55,6 +55,7 @@ BUILDABLE = [
     App("23-ruby-webrick-debian", 4567),
     App("28-php-builtin-debian", 8080),
     App("33-rust-rustc-debian", 7878),
+    App("49-python-flask-gcc-slim", 8000, split=True),
 ]
 
 

@@ -46,6 +46,17 @@ def hc070_messages(text: str) -> list[str]:
      "RUN gcc -o /app /app.c\nCMD [\"/app\"]\n", "`apt-get upgrade`"),
     ("FROM debian:12-slim\nRUN apt-get update && apt-get install -y gcc curl\n"
      "RUN gcc -o /app /app.c\nCMD [\"/app\"]\n", "curl is installed without a version"),
+    ("FROM python:3.11-slim-bookworm\nRUN apt-get update && apt-get install -y gcc\n"
+     "COPY requirements.txt .\nRUN pip install -r requirements.txt\nCMD [\"python\", \"app.py\"]\n",
+     "needs an absolute, literal destination"),
+    ("FROM python:3\nRUN apt-get update && apt-get install -y gcc\nRUN pip install flask\nCMD [\"flask\", \"run\"]\n",
+     "does not name the Python version"),
+    ("FROM python:3.11-slim-bookworm\nRUN apt-get update && apt-get install -y gcc\nRUN pip install -e /src\n"
+     "CMD [\"python\", \"-m\", \"app\"]\n", "installs outside site-packages"),
+    ("FROM python:3.11-slim-bookworm\nRUN apt-get update && apt-get install -y gcc\nRUN pip install flask\n"
+     "CMD [\"make\", \"serve\"]\n", "runs `make`"),
+    ("FROM debian:12-slim\nRUN apt-get update && apt-get install -y gcc python3-pip\nRUN pip install flask\n"
+     "CMD [\"flask\", \"run\"]\n", "python3-pip is installed without a version"),
 ])
 def test_the_finding_says_why_the_file_is_not_split(text: str, reason: str) -> None:
     (message,) = hc070_messages(text)

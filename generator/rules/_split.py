@@ -1,7 +1,8 @@
 """How HC070 splits a single-stage build into a build stage and a runtime stage, and when it must not.
 
 The split is planned from the Dockerfile alone, so it is only planned where the file says everything
-the runtime needs: the build produces named binaries (`go build -o PATH`, `rustc -o PATH`), every
+the runtime needs: the build produces named binaries (`go build -o PATH`, `rustc -o PATH`) or
+pip-installs into an official slim python image (whose site-packages path the tag gives), every
 `RUN` only installs packages or builds (so the runtime loses nothing but the build's own files), and
 the image starts one of those binaries. Anything else gets a reason instead of a plan, shown in the
 finding. The build stage keeps every instruction up to the last `RUN`; the runtime stage is inserted
@@ -39,8 +40,6 @@ BUILD_COMMANDS = frozenset({"apt-get", "apt", "go", "cd", "mkdir", "rm", "true",
 # Why a build tool's output cannot be located from the Dockerfile alone.
 UNLOCATED = {
     "cargo": "cargo names its binaries after Cargo.toml, which the Dockerfile does not show",
-    "pip": "pip installs into site-packages and bin directories the runtime stage would have to mirror",
-    "pip3": "pip installs into site-packages and bin directories the runtime stage would have to mirror",
     "npm": "npm's node_modules and build output are not named by the Dockerfile",
     "yarn": "yarn's node_modules and build output are not named by the Dockerfile",
     "mvn": "Maven names the jar after pom.xml, and the runtime needs a JRE the Dockerfile does not name",
@@ -62,7 +61,14 @@ MOVED = frozenset({"EXPOSE", "LABEL", "MAINTAINER", "CMD", "ENTRYPOINT", "HEALTH
 UNSUPPORTED = frozenset({"ONBUILD", "SHELL", "VOLUME"})
 TOOLCHAIN_PACKAGE_RE = re.compile(
     r"(?:build-essential|gcc(?:-\d+)?|g\+\+(?:-\d+)?|cpp|clang(?:-\d+)?|make|cmake|golang(?:-[\d.]+)?(?:-go)?"
-    r"|rustc|cargo|libc6?-dev|linux-libc-dev|pkg-config|pkgconf)(?:=\S*)?")
+    r"|rustc|cargo|libc6?-dev|linux-libc-dev|pkg-config|pkgconf|python3?(?:\.\d+)?-dev)(?:=\S*)?")
+# Programs the toolchain packages bring: an image that starts one of them needs the build stage.
+TOOLCHAIN_PROGRAMS = frozenset({"gcc", "g++", "cc", "c++", "cpp", "clang", "make", "cmake", "go", "rustc", "cargo",
+                                "pkg-config"})
+PIP_RE = re.compile(r"pip3?(?:\.\d+)?")
+PYTHON_RE = re.compile(r"python3?(?:\.\d+)?")
+# pip options that install somewhere else than the interpreter's site-packages, or link the source.
+PIP_ELSEWHERE = ("--user", "--target", "-t", "--prefix", "--root", "-e", "--editable", "--src")
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ class SplitPlan:
     name_missing: bool
     runtime: str  # the runtime stage's image reference
     artefacts: tuple[str, ...]  # absolute paths the build writes, copied to the same paths
+    replayed: tuple[str, ...]  # COPY/ADD from the build context repeated in the runtime stage
     packages: tuple[str, ...]  # packages the original installed that are not compilers
     copy_ca_bundle: bool
     path_dirs: tuple[str, ...]  # artefact directories the runtime must put on PATH
@@ -94,6 +101,9 @@ class _Scan:
         self.env_path = ""  # the last ENV PATH value of the stage
         self.carried_env: list[str] = []
         self.artefacts: list[str] = []
+        self.pip = False  # pip installs into the official python image's site-packages
+        self.copies: list[str] = []  # COPY/ADD lines from the build context, with absolute destinations
+        self.copy_problem = ""  # why one of them cannot be repeated in the runtime stage
         self.packages: list[str] = []
         self.static = False  # CGO_ENABLED=0 in the environment of every go build
         self.go_builds = 0
@@ -123,9 +133,11 @@ def plan_split(parsed: ParsedDockerfile) -> SplitPlan:
             scan.workdir = _resolve(scan.workdir, instruction.value[0] if instruction.value else "", instruction)
         elif instruction.keyword == "USER":
             scan.user = instruction.value[0] if instruction.value else None
+        elif instruction.keyword in ("COPY", "ADD"):
+            _scan_copy(parsed, instruction, scan)
         elif instruction.keyword in MOVED:
             moved.append(instruction.index)
-    if not scan.artefacts:
+    if not scan.artefacts and not scan.pip:
         raise NoSplit("no `go build -o PATH` or compiler `-o PATH` names the binary to ship")
     scan.static = scan.go_builds > 0 and scan.static_builds == scan.go_builds
     if scan.user is not None and not re.fullmatch(r"\d+(:\d+)?", scan.user):
@@ -135,10 +147,13 @@ def plan_split(parsed: ParsedDockerfile) -> SplitPlan:
     settings = [f"WORKDIR {scan.workdir}"] if scan.workdir is not None else []
     if scan.user is not None:
         settings.append(f"USER {scan.user}")
-    return SplitPlan(stage.name or "build", stage.name is None, runtime, tuple(dict.fromkeys(scan.artefacts)),
-                     tuple(dict.fromkeys(scan.packages)), copy_ca, path_dirs, tuple(scan.carried_env),
-                     tuple(settings), tuple(moved),
-                     last_run.index)
+    if scan.pip and scan.copy_problem:
+        raise NoSplit(scan.copy_problem)
+    return SplitPlan(
+        build_name=stage.name or "build", name_missing=stage.name is None, runtime=runtime,
+        artefacts=tuple(dict.fromkeys(scan.artefacts)), replayed=tuple(scan.copies) if scan.pip else (),
+        packages=tuple(dict.fromkeys(scan.packages)), copy_ca_bundle=copy_ca, path_dirs=path_dirs,
+        env=tuple(scan.carried_env), settings=tuple(settings), moved=tuple(moved), split_after=last_run.index)
 
 
 def _resolve(current: str | None, path: str, instruction: Instruction) -> str:
@@ -171,6 +186,34 @@ def _scan_env(parsed: ParsedDockerfile, instruction: Instruction, scan: _Scan) -
     scan.carried_env.append(parsed.source(instruction).rstrip("\r\n"))
 
 
+def _scan_copy(parsed: ParsedDockerfile, instruction: Instruction, scan: _Scan) -> None:
+    """The application's files: a pip-installed app needs them again in the runtime stage."""
+    words = instruction.value
+    line = instruction.start_line
+    if instruction.heredocs or any(f.startswith("--from") for f in instruction.flags):
+        scan.copy_problem = scan.copy_problem or f"{instruction.keyword} at line {line} is not from the build context"
+    elif len(words) < 2 or not words[-1].startswith("/") or "$" in " ".join(words):
+        scan.copy_problem = scan.copy_problem or (f"{instruction.keyword} at line {line} needs an absolute, literal "
+                                                  "destination to be repeated in the runtime stage")
+    elif any(re.match(r"[a-z]+://|git@", w) for w in words[:-1]):
+        scan.copy_problem = scan.copy_problem or f"ADD at line {line} downloads: it would be fetched twice"
+    else:
+        scan.copies.append(parsed.source(instruction).rstrip("\r\n"))
+
+
+def _scan_pip(words: list[str], run: Instruction, scan: _Scan) -> None:
+    if PYTHON_RE.fullmatch(words[0]):
+        words = words[2:]  # python -m pip ...
+    action = next((w for w in words[1:] if not w.startswith("-")), "")
+    if action != "install":
+        raise NoSplit(f"RUN at line {run.start_line} runs `pip {action}`")
+    elsewhere = [w for w in words if w.split("=", 1)[0] in PIP_ELSEWHERE]
+    if elsewhere:
+        raise NoSplit(f"RUN at line {run.start_line} runs `pip install {elsewhere[0]}`, which installs outside "
+                      "site-packages")
+    scan.pip = True
+
+
 def _scan_run(parsed: ParsedDockerfile, run: Instruction, scan: _Scan) -> None:
     if run.heredocs:
         raise NoSplit(f"the heredoc RUN at line {run.start_line} would need reviewing by hand")
@@ -188,6 +231,9 @@ def _scan_run(parsed: ParsedDockerfile, run: Instruction, scan: _Scan) -> None:
         if not words:
             continue
         program = words[0]
+        if PIP_RE.fullmatch(program) or (PYTHON_RE.fullmatch(program) and words[1:3] == ["-m", "pip"]):
+            _scan_pip(words, run, scan)
+            continue
         if program in UNLOCATED:
             raise NoSplit(f"RUN at line {run.start_line} runs `{program}`: {UNLOCATED[program]}")
         if program not in BUILD_COMMANDS:
@@ -289,6 +335,8 @@ def _runtime_image(parsed: ParsedDockerfile, scan: _Scan, members: list[Instruct
     name = image_name(ref)
     short = name.rsplit("/", 1)[-1].lower()
     tag = (image_tag(ref) or "").lower()
+    if scan.pip:
+        return _python_runtime(ref, short, tag, written, scan), False
     if short in DEBIAN_TOOLCHAIN_IMAGES:
         if written != ref:
             raise NoSplit(f"the base image is the build argument {written}: a runtime image chosen from its default "
@@ -306,6 +354,21 @@ def _runtime_image(parsed: ParsedDockerfile, scan: _Scan, members: list[Instruct
             return f"{name}:{tag}-slim", False
         return written, False
     raise NoSplit(f"no runtime image is known for {ref}")
+
+
+def _python_runtime(ref: str, short: str, tag: str, written: str, scan: _Scan) -> str:
+    """The same slim python image: what pip installed is copied into it (site-packages and the
+    console scripts in /usr/local/bin, where the official images put them)."""
+    if short != "python":
+        raise NoSplit(f"pip installs into {ref}'s own directories, which only the official python image fixes")
+    version = re.match(r"(\d+\.\d+)(?:\.\d+)?(?:-|$)", tag)
+    if version is None:
+        raise NoSplit(f"the tag of {ref} does not name the Python version (the site-packages path)")
+    if "slim" not in tag:
+        raise NoSplit(f"{ref} is the full image: extensions built against its -dev libraries may not load on -slim; "
+                      "start from a -slim tag")
+    scan.artefacts += [f"/usr/local/lib/python{version.group(1)}/site-packages", "/usr/local/bin"]
+    return written
 
 
 def _exec_ready(members: list[Instruction]) -> bool:
@@ -359,6 +422,8 @@ def _check_programs(parsed: ParsedDockerfile, members: list[Instruction], scan: 
             raise NoSplit(f"{instruction.keyword} at line {instruction.start_line} runs a shell command line")
         if instruction.keyword == "HEALTHCHECK" and program in scan.packages and "distroless" not in runtime:
             continue
+        if "/" in program and scan.pip:
+            continue  # the application's files are copied again from the build context
         if "/" in program:
             target = _resolve(workdir, program, instruction) if workdir or program.startswith("/") else ""
             if target not in scan.artefacts:
@@ -366,6 +431,8 @@ def _check_programs(parsed: ParsedDockerfile, members: list[Instruction], scan: 
                               "not a binary the build names")
             continue
         owners = [a for a in scan.artefacts if posixpath.basename(a) == program]
+        if not owners and scan.pip and program not in TOOLCHAIN_PROGRAMS:
+            continue  # the python image's own programs, pip's console scripts, reinstalled packages
         if not owners:
             raise NoSplit(f"{instruction.keyword} at line {instruction.start_line} runs `{program}`, which is not "
                           "a binary the build names")

@@ -49,17 +49,20 @@ def check_single_stage_toolchain(parsed: ParsedDockerfile) -> Iterator[Violation
 
     Fix safety:
     Needs review. The fix splits the file where the Dockerfile names everything the runtime needs:
-    the build writes named binaries (`go build -o PATH`, `gcc`/`rustc -o PATH`), every `RUN` up to
-    the last only installs packages or builds, and `CMD`/`ENTRYPOINT` start one of those binaries.
-    The build stage keeps every instruction up to the last `RUN`; the runtime stage gets the
-    binaries (same paths, on `PATH` when started by name), the packages that are not compilers
-    (reinstalled, so only when pinned to a version), the `ENV`s, `WORKDIR`, `USER` and image
-    settings. Its image is `debian:N-slim` of the Debian release a golang/rust tag names (with the
-    build image's CA bundle), distroless `static` when `CGO_ENABLED=0`, nothing is installed and
-    everything starts in exec form, else the same Debian/Ubuntu base (`-slim` for debian). Files
-    the program reads at run time are not copied: add them by hand. Other files (a `-dev` package,
-    an unpinned package, `go build` without `-o`, `cargo build`, a `RUN` that writes files, a JDK,
-    pip/npm installs) are reported only, with the reason in the finding.
+    the build writes named binaries (`go build -o PATH`, `gcc`/`rustc -o PATH`) or pip-installs
+    into a slim official python image; every `RUN` up to the last only installs packages or
+    builds; and the image starts one of those binaries (or, for pip, anything but a compiler). The
+    build stage keeps every instruction up to the last `RUN`; the runtime stage gets the binaries
+    (same paths, on `PATH` when started by name) or pip's `site-packages` and `/usr/local/bin`
+    plus the application's `COPY`s again, the packages that are not compilers (reinstalled, so only
+    when pinned to a version), the `ENV`s, `WORKDIR`, `USER` and image settings. Its image is
+    `debian:N-slim` of the Debian release a golang/rust tag names (with the build image's CA
+    bundle), distroless `static` when `CGO_ENABLED=0`, nothing is installed and everything starts
+    in exec form, else the same base (`-slim` for debian). Files the program reads at run time
+    that no `COPY` puts there, and files pip installs outside `site-packages` and `bin`, are not
+    copied: add them by hand. Other files (a `-dev` package, an unpinned package, `go build`
+    without `-o`, `cargo build`, a `RUN` that writes files, a JDK, npm, the full python image) are
+    reported only, with the reason in the finding.
     """
     if len(parsed.stages) != 1:
         return
@@ -108,7 +111,7 @@ def fix_single_stage_toolchain(parsed: ParsedDockerfile, violation: Violation) -
         lines.append(f"COPY --from={plan.build_name} {CA_BUNDLE} {CA_BUNDLE}")
     if plan.path_dirs:
         lines.append(f"ENV PATH={':'.join(plan.path_dirs)}:$PATH")
-    lines += [*plan.settings, *moved]
+    lines += [*plan.replayed, *plan.settings, *moved]
     edits.append(insert_after(parsed, parsed.instructions[plan.split_after], lines))
     note = (f"split: build stage `{plan.build_name}`, runtime {plan.runtime} with {', '.join(plan.artefacts)}; "
             "copy files the program reads at run time by hand")
