@@ -126,6 +126,12 @@ def harden(parsed: ParsedDockerfile, config: Config, unsafe: bool = False) -> Ha
         if not chosen:
             break
         new = _parse_or_none(parsed, [e for _, f in chosen for e in f.edits])
+        if new is None and chosen[0][1].alone:
+            # A restructuring fix that breaks the file is dropped; the other fixes still apply.
+            chosen = select_fixes(v for v in candidates if v.fix is not None and not v.fix.alone)
+            if not chosen:
+                break
+            new = _parse_or_none(parsed, [e for _, f in chosen for e in f.edits])
         if new is None:
             # One of the fixes broke the file: keep those that parse together, in rule order.
             kept: list[tuple[Violation, Fix]] = []

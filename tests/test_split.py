@@ -106,3 +106,20 @@ def test_harden_builds_in_the_build_stage_and_hardens_the_runtime_stage() -> Non
 def test_safe_fixes_alone_never_split() -> None:
     text = GO.format(cmd='["app"]')
     assert harden_text(text, unsafe=False).text.count("FROM ") == 1
+
+
+def test_a_fix_applied_alone_that_breaks_the_file_is_dropped_and_the_others_still_apply(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator import lint
+    from generator.record import replace
+
+    def breaking(parsed: object, violation: Violation) -> Fix:
+        return Fix((Edit.insert(0, "NOT-AN-INSTRUCTION x\n"),), FixSafety.NEEDS_REVIEW, "broken", alone=True)
+
+    rules = tuple(replace(rule, fix=breaking) if rule.id == "HC070" else rule for rule in lint.RULES)
+    monkeypatch.setattr(lint, "RULES", rules)
+    text = GO.format(cmd="app")
+    result = harden_text(text)
+    assert "NOT-AN-INSTRUCTION" not in result.text and result.text.count("FROM ") == 1
+    assert 'CMD ["app"]' in result.text and "USER 10001:10001" in result.text
+    assert "HC070" in {v.rule_id for v in result.remaining}
