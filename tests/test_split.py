@@ -35,7 +35,12 @@ def hc070_messages(text: str) -> list[str]:
     (GO.format(cmd='["app"]').replace("RUN go build", "RUN go install ./... && go build"), "runs `go install`"),
     (GO.format(cmd='["app"]').replace("COPY . .\n", "COPY . .\nVOLUME /data\n"), "VOLUME at line 4"),
     (GO.format(cmd='["app"]').replace("COPY . .\n", "COPY . .\nUSER app\n"), "USER app is a name"),
-    (GO.format(cmd='["app"]').replace("WORKDIR /src", "WORKDIR src"), "depends on the base image's working"),
+    ("FROM rust:1.90-bookworm\nCOPY main.rs /src/\nRUN rustc -o /usr/local/bin/app /src/main.rs\nCMD [\"app\"]\n",
+     "no WORKDIR: rust:1.90-bookworm's working directory is not known"),
+    ("FROM debian:12-slim\nRUN apt-get update && apt-get install -y gcc\nWORKDIR src\n"
+     "RUN gcc -o app app.c\nCMD [\"./app\"]\n", "depends on the base image's working directory"),
+    (GO.format(cmd='["app"]').replace("COPY . .\n", "COPY . .\nARG VERSION=1\n").replace(
+        "EXPOSE 8080", "LABEL version=$VERSION"), "uses the build argument VERSION"),
     ("FROM rust:1.90-bookworm\nCOPY . .\nRUN cargo build --release\nCMD [\"/target/release/app\"]\n",
      "cargo names its binaries after Cargo.toml"),
     ("FROM debian:12-slim\nRUN apt-get update && apt-get install -y gcc libssl-dev\n"
@@ -123,3 +128,17 @@ def test_a_fix_applied_alone_that_breaks_the_file_is_dropped_and_the_others_stil
     assert "NOT-AN-INSTRUCTION" not in result.text and result.text.count("FROM ") == 1
     assert 'CMD ["app"]' in result.text and "USER 10001:10001" in result.text
     assert "HC070" in {v.rule_id for v in result.remaining}
+
+
+def test_the_golang_image_working_directory_and_the_platform_carry_over() -> None:
+    text = ("FROM --platform=linux/amd64 golang:1.27-bookworm\nCOPY . src/\nWORKDIR src\n"
+            "RUN go build -o server .\nCMD [\"./server\"]\n")
+    result = harden_text(text, config=Config(select=frozenset({"HC070"})))
+    build, runtime = _stages(result.text)
+    assert runtime.splitlines()[0] == "FROM --platform=linux/amd64 debian:12-slim"
+    assert "COPY --from=build /go/src/server /go/src/server" in runtime
+    assert "WORKDIR /go/src" in runtime
+    # Without a WORKDIR the golang image starts in /go: the runtime stage says so.
+    plain = harden_text(GO.format(cmd='["app"]').replace("WORKDIR /src\n", ""),
+                        config=Config(select=frozenset({"HC070"}))).text
+    assert "WORKDIR /go" in _stages(plain)[1]

@@ -31,6 +31,9 @@ DISTROLESS_STATIC = {release: f"gcr.io/distroless/static-debian{release}:nonroot
 DEBIAN_TOOLCHAIN_IMAGES = ("golang", "rust")
 # Images whose packages a runtime stage can reinstall with apt-get; `debian` also has `-slim` tags.
 APT_BASE_IMAGES = ("debian", "ubuntu")
+# The working directory an image starts in when the Dockerfile sets none (the official golang
+# Dockerfile ends with `WORKDIR $GOPATH`, GOPATH=/go): a runtime on another image must set it again.
+IMAGE_WORKDIRS = {"golang": "/go"}
 DEFAULT_PATH_DIRS = frozenset({"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"})
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # Commands whose only effect on the image is what the build stage keeps to itself (downloaded
@@ -119,7 +122,10 @@ def plan_split(parsed: ParsedDockerfile) -> SplitPlan:
         raise NoSplit("no RUN builds anything")
     last_run = runs[-1]
     scan = _Scan()
+    written, ref = _base_ref(parsed)
+    scan.workdir = IMAGE_WORKDIRS.get(image_name(ref).rsplit("/", 1)[-1].lower())
     moved: list[int] = []
+    stage_args: set[str] = set()
     for instruction in members:
         if instruction.index > last_run.index:
             break  # what follows the last RUN is in the runtime stage already
@@ -135,14 +141,24 @@ def plan_split(parsed: ParsedDockerfile) -> SplitPlan:
             scan.user = instruction.value[0] if instruction.value else None
         elif instruction.keyword in ("COPY", "ADD"):
             _scan_copy(parsed, instruction, scan)
+        elif instruction.keyword == "ARG":
+            stage_args.update(word.split("=", 1)[0] for word in instruction.value)
         elif instruction.keyword in MOVED:
             moved.append(instruction.index)
+    for instruction in members:
+        if instruction.index > last_run.index or instruction.index in moved:
+            used = set(VARIABLE_RE.findall(" ".join((*instruction.value, *instruction.flags)))) & stage_args
+            if used:
+                raise NoSplit(f"{instruction.keyword} at line {instruction.start_line} uses the build argument "
+                              f"{sorted(used)[0]}, which the runtime stage would not declare")
     if not scan.artefacts and not scan.pip:
         raise NoSplit("no `go build -o PATH` or compiler `-o PATH` names the binary to ship")
     scan.static = scan.go_builds > 0 and scan.static_builds == scan.go_builds
     if scan.user is not None and not re.fullmatch(r"\d+(:\d+)?", scan.user):
         raise NoSplit(f"USER {scan.user} is a name the runtime image would not know")
-    runtime, copy_ca = _runtime_image(parsed, scan, members)
+    runtime, copy_ca = _runtime_image(written, ref, scan, members)
+    from_flags = parsed.instructions[stage.from_instruction].flags
+    runtime = " ".join((*from_flags, runtime))  # the original image's platform
     path_dirs = _check_programs(parsed, members, scan, runtime)
     settings = [f"WORKDIR {scan.workdir}"] if scan.workdir is not None else []
     if scan.user is not None:
@@ -323,8 +339,8 @@ def _global_arg(parsed: ParsedDockerfile, name: str) -> str | None:
     return value
 
 
-def _runtime_image(parsed: ParsedDockerfile, scan: _Scan, members: list[Instruction]) -> tuple[str, bool]:
-    """The runtime image and whether the CA bundle must be copied from the build stage."""
+def _base_ref(parsed: ParsedDockerfile) -> tuple[str, str]:
+    """The base image as written, and as a literal reference (a global ARG's default)."""
     written = parsed.stages[0].base
     ref = written
     match = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", written)
@@ -332,12 +348,19 @@ def _runtime_image(parsed: ParsedDockerfile, scan: _Scan, members: list[Instruct
         ref = _global_arg(parsed, match.group(1)) or ""
     if not ref or "$" in ref:
         raise NoSplit(f"the base image {written} is not a literal reference")
+    return written, ref
+
+
+def _runtime_image(written: str, ref: str, scan: _Scan, members: list[Instruction]) -> tuple[str, bool]:
+    """The runtime image and whether the CA bundle must be copied from the build stage."""
     name = image_name(ref)
     short = name.rsplit("/", 1)[-1].lower()
     tag = (image_tag(ref) or "").lower()
     if scan.pip:
         return _python_runtime(ref, short, tag, written, scan), False
     if short in DEBIAN_TOOLCHAIN_IMAGES:
+        if scan.workdir is None:
+            raise NoSplit(f"no WORKDIR: {ref}'s working directory is not known, and the runtime image's may differ")
         if written != ref:
             raise NoSplit(f"the base image is the build argument {written}: a runtime image chosen from its default "
                           "would not follow it")
@@ -405,7 +428,7 @@ def _check_programs(parsed: ParsedDockerfile, members: list[Instruction], scan: 
     start = final.get("ENTRYPOINT") or final.get("CMD")
     if start is None:
         raise NoSplit("no CMD or ENTRYPOINT: the runtime image's default command would start instead")
-    workdir = None  # the working directory the image starts in: the stage's last WORKDIR
+    workdir = IMAGE_WORKDIRS.get(image_name(_base_ref(parsed)[1]).rsplit("/", 1)[-1].lower())
     for instruction in members:
         if instruction.keyword == "WORKDIR":
             try:
