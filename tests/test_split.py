@@ -135,6 +135,7 @@ def test_the_golang_image_working_directory_and_the_platform_carry_over() -> Non
             "RUN go build -o server .\nCMD [\"./server\"]\n")
     result = harden_text(text, config=Config(select=frozenset({"HC070"})))
     build, runtime = _stages(result.text)
+    assert build.splitlines()[0] == "FROM --platform=linux/amd64 golang:1.27-bookworm AS build"
     assert runtime.splitlines()[0] == "FROM --platform=linux/amd64 debian:12-slim"
     assert "COPY --from=build /go/src/server /go/src/server" in runtime
     assert "WORKDIR /go/src" in runtime
