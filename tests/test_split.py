@@ -49,6 +49,9 @@ def hc070_messages(text: str) -> list[str]:
      "RUN gcc -o /app /app.c > /build.log\nCMD [\"/app\"]\n", "redirects into files"),
     ("FROM debian:12-slim\nRUN apt-get update && apt-get upgrade -y && apt-get install -y gcc\n"
      "RUN gcc -o /app /app.c\nCMD [\"/app\"]\n", "`apt-get upgrade`"),
+    ("FROM debian:12-slim\nRUN apt-get update && apt-get install -y openjdk-17-jdk-headless\n"
+     "RUN javac -d /app Main.java\nCMD [\"java\", \"-cp\", \"/app\", \"Main\"]\n",
+     "openjdk-17-jdk-headless is installed: what it builds needs a runtime"),
     ("FROM debian:12-slim\nRUN apt-get update && apt-get install -y gcc curl\n"
      "RUN gcc -o /app /app.c\nCMD [\"/app\"]\n", "curl is installed without a version"),
     ("FROM python:3.11-slim-bookworm\nRUN apt-get update && apt-get install -y gcc\n"

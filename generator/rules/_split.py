@@ -65,6 +65,9 @@ UNSUPPORTED = frozenset({"ONBUILD", "SHELL", "VOLUME"})
 TOOLCHAIN_PACKAGE_RE = re.compile(
     r"(?:build-essential|gcc(?:-\d+)?|g\+\+(?:-\d+)?|cpp|clang(?:-\d+)?|make|cmake|golang(?:-[\d.]+)?(?:-go)?"
     r"|rustc|cargo|libc6?-dev|linux-libc-dev|pkg-config|pkgconf|python3?(?:\.\d+)?-dev)(?:=\S*)?")
+# SDKs whose output needs a runtime package (a JRE, the .NET runtime) the Dockerfile does not name.
+SDK_PACKAGE_RE = re.compile(r"(?:openjdk-\d+-jdk(?:-headless)?|default-jdk(?:-headless)?|maven|gradle"
+                            r"|dotnet-sdk[\w.-]*|mono-complete)(?:=\S*)?")
 # Programs the toolchain packages bring: an image that starts one of them needs the build stage.
 TOOLCHAIN_PROGRAMS = frozenset({"gcc", "g++", "cc", "c++", "cpp", "clang", "make", "cmake", "go", "rustc", "cargo",
                                 "pkg-config"})
@@ -286,6 +289,9 @@ def _scan_apt(words: list[str], run: Instruction, scan: _Scan) -> None:
             raise NoSplit(f"RUN at line {run.start_line} installs packages named by a variable")
         if TOOLCHAIN_PACKAGE_RE.fullmatch(word):
             continue
+        if SDK_PACKAGE_RE.fullmatch(word):
+            raise NoSplit(f"{word.split('=', 1)[0]} is installed: what it builds needs a runtime (a JRE, .NET) the "
+                          "Dockerfile does not name")
         if word.split("=", 1)[0].endswith("-dev"):
             raise NoSplit(f"{word.split('=', 1)[0]} is installed: the runtime would need its library package, "
                           "which the Dockerfile does not name")

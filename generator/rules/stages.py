@@ -12,7 +12,7 @@ from ._split import CA_BUNDLE, NoSplit, plan_split
 from ._support import image_name, insert_after
 
 TOOLCHAIN_PACKAGES_RE = re.compile(
-    r"(?<![\w.-])(?:build-essential|gcc|g\+\+|clang|make|cmake|golang(?:-go)?|maven|gradle|openjdk-\d+-jdk"
+    r"(?<![\w.-])(?:build-essential|gcc|g\+\+|clang|make|cmake|golang(?:-go)?|maven|gradle|openjdk-\d+-jdk(?:-headless)?"
     r"|default-jdk|cargo|rustc|dotnet-sdk[\w.-]*|python3?-dev|libc6?-dev|musl-dev|alpine-sdk)(?![\w.+-])")
 TOOLCHAIN_IMAGES = ("golang", "maven", "gradle", "rust", "mcr.microsoft.com/dotnet/sdk", "openjdk", "eclipse-temurin",
                     "buildpack-deps", "gcc")
