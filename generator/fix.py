@@ -2,7 +2,9 @@
 
 A fix is a list of `Edit`s on the original text (offsets into it). Fixes whose edits overlap are not
 applied in the same pass: the first in rule order wins and the others are recomputed on the next
-pass, after re-parsing and re-checking. Passes are bounded, so a rule that keeps asking for edits
+pass, after re-parsing and re-checking. A fix that restructures the file (moves instructions into a
+new stage) is applied alone in its pass, so that the other rules' edits are computed for the stage
+their instructions end up in. Passes are bounded, so a rule that keeps asking for edits
 cannot loop forever, and every pass must leave a file BuildKit's parser accepts.
 """
 
@@ -44,6 +46,7 @@ class Fix:
     edits: tuple[Edit, ...]
     safety: FixSafety
     note: str = ""  # what the fix did, for the report
+    alone: bool = False  # restructures the file: applied in a pass of its own, before other fixes
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,12 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
 
 
 def select_fixes(violations: Iterable[Violation]) -> list[tuple[Violation, Fix]]:
-    """Fixes whose edits overlap none of the fixes chosen before them (violations come in rule order)."""
+    """Fixes whose edits overlap none of the fixes chosen before them (violations come in rule order),
+    or the first fix that must be applied alone."""
+    violations = list(violations)
+    for violation in violations:
+        if violation.fix is not None and violation.fix.alone:
+            return [(violation, violation.fix)]
     chosen: list[tuple[Violation, Fix]] = []
     taken: list[Edit] = []
     for violation in violations:
@@ -118,6 +126,12 @@ def harden(parsed: ParsedDockerfile, config: Config, unsafe: bool = False) -> Ha
         if not chosen:
             break
         new = _parse_or_none(parsed, [e for _, f in chosen for e in f.edits])
+        if new is None and chosen[0][1].alone:
+            # A restructuring fix that breaks the file is dropped; the other fixes still apply.
+            chosen = select_fixes(v for v in candidates if v.fix is not None and not v.fix.alone)
+            if not chosen:
+                break
+            new = _parse_or_none(parsed, [e for _, f in chosen for e in f.edits])
         if new is None:
             # One of the fixes broke the file: keep those that parse together, in rule order.
             kept: list[tuple[Violation, Fix]] = []

@@ -6,7 +6,8 @@ run. Both must answer HTTP 200; the original runs as root, the hardened one as a
 user (the image's Config.User and the Uid line of the container's main process in /proc). A
 HEALTHCHECK that harden added must turn healthy. Secrets that harden moved into
 `RUN --mount=type=secret` are passed the way a user would: the value the original file baked in,
-now given as `--secret id=...`.
+now given as `--secret id=...`. Where HC070 splits the single stage into a build and a runtime stage
+(`App.split`), the hardened file must have gained that stage and its image must be smaller.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ ANSWER_TIMEOUT = 90.0
 class App:
     name: str
     port: int
+    split: bool = False  # HC070 moves the toolchain into a build stage
 
 
 BUILDABLE = [
@@ -48,11 +50,12 @@ BUILDABLE = [
     App("04-python-status-page", 8000),
     App("07-node-express-orders", 3000),
     App("11-node-http-healthcheck", 8081),
-    App("13-go-hello-single-stage", 8080),
+    App("13-go-hello-single-stage", 8080, split=True),
     App("22-java-httpserver-debian", 8080),
     App("23-ruby-webrick-debian", 4567),
     App("28-php-builtin-debian", 8080),
     App("33-rust-rustc-debian", 7878),
+    App("49-python-flask-gcc-slim", 8000, split=True),
 ]
 
 
@@ -189,6 +192,9 @@ def test_original_and_hardened_build_answer_and_hardened_runs_non_root(
     assert re.search(rf"^EXPOSE\b.*\b{app.port}\b", original, re.MULTILINE), f"{app.name} does not EXPOSE {app.port}"
     hardened_path = tmp_path / "Dockerfile.hardened"
     hardened = harden_file(original_path, hardened_path)
+    stages_before, stages_after = (sum(1 for c in parse(t) if c.cmd.upper() == "FROM") for t in (original, hardened))
+    assert (stages_after == stages_before + 1) == app.split, (
+        f"{app.name}: {stages_before} -> {stages_after} stages, split expected: {app.split}\n{hardened}")
     secret_dir = tmp_path / "secrets"
     secret_dir.mkdir()
     token = uuid.uuid4().hex[:10]
@@ -207,6 +213,9 @@ def test_original_and_hardened_build_answer_and_hardened_runs_non_root(
     assert int(after.user.split(":")[0]) != 0, f"hardened Config.User is {after.user!r}"
     assert all(uid != 0 for uid in after.uids), f"hardened main process UIDs {after.uids}"
     assert after.health in ("healthy", "none"), f"the hardened image's HEALTHCHECK ended {after.health!r}"
+    if app.split:
+        assert after.size_mb < before.size_mb, (
+            f"split image {after.size_mb:.0f} MB is not smaller than the original {before.size_mb:.0f} MB")
     with capsys.disabled():
         print(f"\n[corpus-engine] {app.name}: original {before.size_mb:.0f} MB built in {before.seconds:.1f} s, "
               f"uid {before.uids[1]}, HTTP 200 | hardened {after.size_mb:.0f} MB built in {after.seconds:.1f} s, "

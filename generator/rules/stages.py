@@ -6,11 +6,13 @@ import re
 from collections.abc import Iterator
 
 from ..dockerfile import ParsedDockerfile
+from ..fix import Edit, Fix, FixSafety
 from . import Rule, Severity, Violation
-from ._support import image_name
+from ._split import CA_BUNDLE, NoSplit, plan_split
+from ._support import image_name, insert_after
 
 TOOLCHAIN_PACKAGES_RE = re.compile(
-    r"(?<![\w.-])(?:build-essential|gcc|g\+\+|clang|make|cmake|golang(?:-go)?|maven|gradle|openjdk-\d+-jdk"
+    r"(?<![\w.-])(?:build-essential|gcc|g\+\+|clang|make|cmake|golang(?:-go)?|maven|gradle|openjdk-\d+-jdk(?:-headless)?"
     r"|default-jdk|cargo|rustc|dotnet-sdk[\w.-]*|python3?-dev|libc6?-dev|musl-dev|alpine-sdk)(?![\w.+-])")
 TOOLCHAIN_IMAGES = ("golang", "maven", "gradle", "rust", "mcr.microsoft.com/dotnet/sdk", "openjdk", "eclipse-temurin",
                     "buildpack-deps", "gcc")
@@ -46,8 +48,21 @@ def check_single_stage_toolchain(parsed: ParsedDockerfile) -> Iterator[Violation
     ```
 
     Fix safety:
-    Not fixable automatically: which files the application needs at run time cannot be read from the
-    Dockerfile alone. Split the build by hand into a build stage and a minimal runtime stage.
+    Needs review. The fix splits the file where the Dockerfile names everything the runtime needs:
+    the build writes named binaries (`go build -o PATH`, `gcc`/`rustc -o PATH`) or pip-installs
+    into a slim official python image; every `RUN` up to the last only installs packages or
+    builds; and the image starts one of those binaries (or, for pip, anything but a compiler). The
+    build stage keeps every instruction up to the last `RUN`; the runtime stage gets the binaries
+    (same paths, on `PATH` when started by name) or pip's `site-packages` and `/usr/local/bin`
+    plus the application's `COPY`s again, the packages that are not compilers (reinstalled, so only
+    when pinned to a version), the `ENV`s, `WORKDIR`, `USER` and image settings. Its image is
+    `debian:N-slim` of the Debian release a golang/rust tag names (with the build image's CA
+    bundle), distroless `static` when `CGO_ENABLED=0`, nothing is installed and everything starts
+    in exec form, else the same base (`-slim` for debian). Files the program reads at run time
+    that no `COPY` puts there, and files pip installs outside `site-packages` and `bin`, are not
+    copied: add them by hand. Other files (a `-dev` package, an unpinned package, `go build`
+    without `-o`, `cargo build`, a `RUN` that writes files, a JDK, npm, the full python image) are
+    reported only, with the reason in the finding.
     """
     if len(parsed.stages) != 1:
         return
@@ -62,10 +77,48 @@ def check_single_stage_toolchain(parsed: ParsedDockerfile) -> Iterator[Violation
                 found.extend(TOOLCHAIN_PACKAGES_RE.findall(packages))
     if found:
         where = parsed.instructions[stage.from_instruction]
-        yield SINGLE_STAGE_TOOLCHAIN.violation(where.start_line, ", ".join(dict.fromkeys(found)),
-                                               instruction=where.index)
+        detail = ", ".join(dict.fromkeys(found))
+        try:
+            plan_split(parsed)
+        except NoSplit as reason:
+            detail += f" (not split automatically: {reason})"
+        yield SINGLE_STAGE_TOOLCHAIN.violation(where.start_line, detail, instruction=where.index)
+
+
+def fix_single_stage_toolchain(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
+    try:
+        plan = plan_split(parsed)
+    except NoSplit:
+        return None
+    stage = parsed.stages[0]
+    edits: list[Edit] = []
+    if plan.name_missing:
+        from_instruction = parsed.instructions[stage.from_instruction]
+        edits.append(Edit.insert(from_instruction.start + len(parsed.source(from_instruction).rstrip()),
+                                 f" AS {plan.build_name}"))
+    moved: list[str] = []
+    for index in plan.moved:
+        instruction = parsed.instructions[index]
+        start = parsed.comment_block_start(instruction)
+        moved.extend(line.rstrip("\r") for line in parsed.text[start:instruction.end].rstrip("\r\n").split("\n"))
+        edits.append(Edit(start, instruction.end, ""))
+    lines = ["", f"FROM {plan.runtime}", *plan.env]
+    if plan.packages:
+        lines.append("RUN apt-get update && apt-get install -y --no-install-recommends "
+                     f"{' '.join(plan.packages)} && rm -rf /var/lib/apt/lists/*")
+    lines += [f"COPY --from={plan.build_name} {path} {path}" for path in plan.artefacts]
+    if plan.copy_ca_bundle:
+        lines.append(f"COPY --from={plan.build_name} {CA_BUNDLE} {CA_BUNDLE}")
+    if plan.path_dirs:
+        lines.append(f"ENV PATH={':'.join(plan.path_dirs)}:$PATH")
+    lines += [*plan.replayed, *plan.settings, *moved]
+    edits.append(insert_after(parsed, parsed.instructions[plan.split_after], lines))
+    note = (f"split: build stage `{plan.build_name}`, runtime {plan.runtime} with {', '.join(plan.artefacts)}; "
+            "copy files the program reads at run time by hand")
+    return Fix(tuple(edits), FixSafety.NEEDS_REVIEW, note, alone=True)
 
 
 SINGLE_STAGE_TOOLCHAIN = Rule("HC070", "toolchain-in-final-image", Severity.WARNING,
-                              "compilers/SDKs ship in the only stage", "4.3", None, check_single_stage_toolchain)
+                              "compilers/SDKs ship in the only stage", "4.3", None, check_single_stage_toolchain,
+                              fix_single_stage_toolchain, FixSafety.NEEDS_REVIEW)
 RULES = (SINGLE_STAGE_TOOLCHAIN,)
