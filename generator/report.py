@@ -13,6 +13,7 @@ from .rules import Rule, Violation, rule_for
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `check` does not import typing
 if TYPE_CHECKING:
+    from .compose_rules import ComposeRule
     from .fix import AppliedFix
 
 
@@ -27,14 +28,16 @@ class FileReport:
     path: str
     findings: tuple[Violation, ...]  # what remains (check: everything found)
     fixed: tuple[AppliedFix, ...] = ()  # harden: what was changed, in the order it was applied
+    kind: str = "dockerfile"  # or "compose"
 
 
-def file_report(path: str, findings: list[Violation], fixed: list[AppliedFix] | None = None) -> FileReport:
+def file_report(path: str, findings: list[Violation], fixed: list[AppliedFix] | None = None,
+                kind: str = "dockerfile") -> FileReport:
     """Findings in line order (the engine keeps rule order, which decides which fix goes first)."""
-    return FileReport(path, tuple(sorted(findings, key=lambda v: (v.line, v.rule_id))), tuple(fixed or ()))
+    return FileReport(path, tuple(sorted(findings, key=lambda v: (v.line, v.rule_id))), tuple(fixed or ()), kind)
 
 
-def rule_of(violation: Violation) -> Rule:
+def rule_of(violation: Violation) -> Rule | ComposeRule:
     return rule_for(violation.rule_id)
 
 
