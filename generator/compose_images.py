@@ -19,6 +19,7 @@ class ImageInfo:
     kind: str  # the entry's key: postgres, redis, nginx, ...
     role: str  # backend | frontend
     user: str
+    starts_as: str
     root_caps: tuple[str, ...]
     user_caps: tuple[str, ...]
     tmpfs: tuple[str, ...]
@@ -31,8 +32,8 @@ class ImageInfo:
 
 def _info(kind: str, entry: dict[str, Any]) -> ImageInfo:
     health = entry.get("healthcheck")
-    return ImageInfo(kind, entry["role"], str(entry["user"]), tuple(entry.get("root_caps") or ()),
-                     tuple(entry.get("user_caps") or ()), tuple(entry.get("tmpfs") or ()),
+    return ImageInfo(kind, entry["role"], str(entry["user"]), str(entry["starts_as"]),
+                     tuple(entry.get("root_caps") or ()), tuple(entry.get("user_caps") or ()), tuple(entry.get("tmpfs") or ()),
                      tuple(entry.get("data") or ()), tuple(str(w) for w in health) if health else None,
                      frozenset(entry.get("file_env") or ()), tuple(int(p) for p in entry.get("ports") or ()),
                      dict(entry.get("limits") or {}))

@@ -34,7 +34,7 @@ def image_name(service: Service) -> str:
 def runs_as_root(service: Service, info: ImageInfo | None) -> bool:
     user = service.node.get("user")
     if user is None:
-        return info is None or info.user.split(":", 1)[0] in ROOT_USERS
+        return info is None or info.starts_as.split(":", 1)[0] in ROOT_USERS
     return str(user).split(":", 1)[0] in ROOT_USERS
 
 

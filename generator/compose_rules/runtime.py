@@ -149,6 +149,8 @@ def fix_no_new_privileges(parsed: ParsedCompose, violation: Violation) -> Compos
     service = _service(parsed, violation)
 
     def apply() -> None:
+        if _has_nnp(service):
+            return  # another service's fix added it to a list they share
         options = service.node.get("security_opt")
         if isinstance(options, list):
             writable(service, "security_opt", uniform=True).append(NO_NEW_PRIVILEGES)
@@ -558,9 +560,9 @@ def check_restart(parsed: ParsedCompose) -> Iterator[Violation]:
     ```
 
     Fix safety:
-    Safe when `restart` is missing. Replacing `always` or `unless-stopped` needs review (a service
-    stopped cleanly is no longer restarted) and is only offered for images in hardcase's image
-    knowledge. A `restart` merged from an anchor is changed in the anchor, once for all its users.
+    Needs review when it replaces `always` or `unless-stopped` (a service that exits cleanly is no
+    longer restarted), and then only offered for images in hardcase's image knowledge; adding a
+    missing `restart` is safe. A `restart` merged from an anchor is changed in the anchor, once for all its users.
     """
     for service in parsed.services:
         value = service.node.get("restart")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from ..compose import ParsedCompose, Service
 from ..fix import FixSafety
 from . import ComposeFix, ComposeRule, Severity, Violation
-from ._support import environment, image_info, mapping, quoted, seq, set_key, writable
+from ._support import environment, image_info, mapping, seq, set_key, writable
 
 SECRET_NAME_RE = re.compile(r"(PASSWORD|PASSWD|PASS$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)",
                             re.IGNORECASE)
@@ -107,11 +107,14 @@ def fix_env_secrets(parsed: ParsedCompose, violation: Violation) -> ComposeFix |
         for variable, source in moves:
             secret = names[variable]
             parsed.data["secrets"][secret] = mapping({"environment": source})
-            target = quoted(f"/run/secrets/{secret}")
+            target = f"/run/secrets/{secret}"
             if isinstance(env, CommentedMap):
                 position = list(env).index(variable)
+                comment = env.ca.items.pop(variable, None)
                 del env[variable]
                 env.insert(position, f"{variable}_FILE", target)
+                if comment is not None:
+                    env.ca.items[f"{variable}_FILE"] = comment
             else:
                 position = next(i for i, item in enumerate(env) if str(item).partition("=")[0] == variable)
                 env[position] = f"{variable}_FILE=/run/secrets/{secret}"
