@@ -32,11 +32,13 @@ class ImageInfo:
 
 def _info(kind: str, entry: dict[str, Any]) -> ImageInfo:
     health = entry.get("healthcheck")
-    return ImageInfo(kind, entry["role"], str(entry["user"]), str(entry["starts_as"]),
-                     tuple(entry.get("root_caps") or ()), tuple(entry.get("user_caps") or ()), tuple(entry.get("tmpfs") or ()),
-                     tuple(entry.get("data") or ()), tuple(str(w) for w in health) if health else None,
-                     frozenset(entry.get("file_env") or ()), tuple(int(p) for p in entry.get("ports") or ()),
-                     dict(entry.get("limits") or {}))
+    return ImageInfo(
+        kind=kind, role=entry["role"], user=str(entry["user"]), starts_as=str(entry["starts_as"]),
+        root_caps=tuple(entry.get("root_caps") or ()), user_caps=tuple(entry.get("user_caps") or ()),
+        tmpfs=tuple(entry.get("tmpfs") or ()), data=tuple(entry.get("data") or ()),
+        healthcheck=tuple(str(word) for word in health) if health else None,
+        file_env=frozenset(entry.get("file_env") or ()), ports=tuple(int(p) for p in entry.get("ports") or ()),
+        limits=dict(entry.get("limits") or {}))
 
 
 @cache
