@@ -26,6 +26,7 @@ COMPOSE_PATTERNS = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker
 SERVICES_RE = re.compile(r"^services[ \t]*:", re.MULTILINE)
 KEY_LINE_RE = re.compile(r"^( +)[^\s#\-][^\n]*?:(?:[ \t]|$)")
 DASH_RE = re.compile(r"^( *)- ")
+EXPLICIT_START_RE = re.compile(r"^(?:[ \t]*(?:#[^\n]*)?\n)*---(?:[ \t]|$)", re.MULTILINE)
 
 
 def is_compose_name(name: str) -> bool:
@@ -67,6 +68,8 @@ def _yaml(text: str) -> Any:
     yaml.width = 4096  # never re-wrap a long line the user wrote
     mapping, sequence, offset = _indentation(text)
     yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    # ruamel writes `---` only when told; keep the one the file starts with (after comments)
+    yaml.explicit_start = EXPLICIT_START_RE.match(text) is not None
     return yaml
 
 

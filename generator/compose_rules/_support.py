@@ -2,12 +2,14 @@
 without breaking anchors, aliases or merge keys.
 
 Changing a key that a service gets from a merge key (`<<: *common`) or an alias:
-- a *uniform* change (the same value for every service: restart policy, log rotation,
-  no-new-privileges, ulimits) is made once, in the anchored mapping, so every service that merges it
-  gets it and the anchor stays the single place to read;
-- a per-service change (capabilities, tmpfs, limits, health check, ports, networks, environment)
-  is set on the service itself, which overrides the merged value for that service only, and an
-  aliased list or mapping is copied before it is changed, so other services sharing it keep theirs.
+- a *uniform* change (safe, and the same for every service: no-new-privileges, log rotation) is
+  made once, in the anchored mapping, so every service that merges it gets it and the anchor stays
+  the single place to read;
+- any other change (capabilities, tmpfs, limits, ulimits, health check, restart policy, ports,
+  networks, environment) is set on the service itself, which overrides the merged value for that
+  service only, and an aliased list or mapping is copied before it is changed, so the other
+  services sharing it keep theirs (a service with an image hardcase does not know never receives a
+  change that needs review through an anchor it shares).
 """
 
 from __future__ import annotations

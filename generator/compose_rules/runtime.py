@@ -562,7 +562,8 @@ def check_restart(parsed: ParsedCompose) -> Iterator[Violation]:
     Fix safety:
     Needs review when it replaces `always` or `unless-stopped` (a service that exits cleanly is no
     longer restarted), and then only offered for images in hardcase's image knowledge; adding a
-    missing `restart` is safe. A `restart` merged from an anchor is changed in the anchor, once for all its users.
+    missing `restart` is safe. A `restart` merged from an anchor is overridden on the service, so
+    other services sharing the anchor keep theirs.
     """
     for service in parsed.services:
         value = service.node.get("restart")
@@ -579,7 +580,7 @@ def fix_restart(parsed: ParsedCompose, violation: Violation) -> ComposeFix | Non
     safety = FixSafety.SAFE if current is None else FixSafety.NEEDS_REVIEW
 
     def apply() -> None:
-        set_key(service, "restart", RESTART, uniform=True)
+        set_key(service, "restart", RESTART)
 
     return ComposeFix(safety, f"{service.name}: restart {RESTART}", apply)
 

@@ -90,8 +90,10 @@ def fix_env_secrets(parsed: ParsedCompose, violation: Violation) -> ComposeFix |
         return None
     existing = {name for name, _, _ in environment(service)}
     moves = []
-    for variable, value, _ in _secret_vars(service):
+    for variable, value, line in _secret_vars(service):
         match = INTERPOLATION_RE.match(value)
+        if line != violation.line:
+            continue  # each finding moves its own variable
         if variable in info.file_env and match and f"{variable}_FILE" not in existing:
             moves.append((variable, match.group(1)))
     if not moves:
@@ -105,6 +107,8 @@ def fix_env_secrets(parsed: ParsedCompose, violation: Violation) -> ComposeFix |
             parsed.data["secrets"] = mapping({})
         env = writable(service, "environment")
         for variable, source in moves:
+            if variable not in {name for name, _, _ in environment(service)}:
+                continue  # moved by the finding of a variable on the same (flow-style) line
             secret = names[variable]
             parsed.data["secrets"][secret] = mapping({"environment": source})
             target = f"/run/secrets/{secret}"
