@@ -276,3 +276,18 @@ def test_generated_compose_is_clean(tmp_path: Path, preset: str, publish: str) -
     assert created.exit_code == 0, created.stderr
     result = run_cli("check", dest / "compose.yaml")
     assert (result.exit_code, result.stdout) == (0, "no findings in 1 file(s)\n")
+
+
+def test_compose_report_lists_the_fields_per_image_kind() -> None:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, str(repo / "scripts" / "compose_report.py")], capture_output=True, text=True,
+                         check=True, cwd=repo, env={"PYTHONPATH": str(repo)}).stdout
+    rows = {line.split("|")[1].strip(): line.split("|")[3] for line in out.splitlines()[2:]}
+    assert {"postgres", "redis", "mysql", "mariadb", "mongo", "rabbitmq", "nginx", "(unknown image)"} <= set(rows)
+    for field in ("cap_drop", "cap_add", "read_only", "tmpfs", "deploy", "healthcheck", "secrets", "networks"):
+        assert f"{field} (" in rows["postgres"], field
+    unknown = {part.strip().split(" (")[0] for part in rows["(unknown image)"].split(",")}
+    assert unknown <= SAFE_FOR_UNKNOWN
