@@ -81,6 +81,8 @@ class ParsedCompose:
         self.origin = origin
         self.data = data
         self._yaml = yaml
+        # Where `harden` may write file secrets (the output's directory), or None: then no fix writes files.
+        self.secrets_dir: str | None = None
 
     @property
     def services(self) -> list[Service]:

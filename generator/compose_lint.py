@@ -88,14 +88,23 @@ def mark_public(parsed: ParsedCompose, names: list[str]) -> None:
             marker["public"] = True
 
 
-def harden(text: str, origin: str, config: Config, unsafe: bool = False,
-           public: list[str] | None = None) -> HardenResult:
+def harden(text: str, origin: str, config: Config, unsafe: bool = False, public: list[str] | None = None,
+           secrets_dir: str | None = None, files: dict[str, str] | None = None) -> HardenResult:
+    """Harden TEXT. With SECRETS_DIR (the directory the hardened file goes to), fixes may move secret
+    values into files; those are added to FILES (path relative to SECRETS_DIR → content) for the
+    caller to write together with the hardened file."""
+
+    def load(source: str) -> ParsedCompose:
+        loaded = parse_compose(source, origin)
+        loaded.secrets_dir = secrets_dir
+        return loaded
+
     original = text
-    parsed = parse_compose(text, origin)
+    parsed = load(text)
     if public:
         mark_public(parsed, public)
         text = parsed.dump()
-        parsed = parse_compose(text, origin)
+        parsed = load(text)
     applied: list[AppliedFix] = []
     for _ in range(MAX_PASSES):
         chosen = [(v, f) for v, f in check_with_fixes(parsed, config)
@@ -106,11 +115,13 @@ def harden(text: str, origin: str, config: Config, unsafe: bool = False,
         trailing = [(block, detach_trailing(block)) for block in blocks]
         for _, fix in chosen:
             fix.apply()
+            if files is not None:
+                files.update(fix.files)
         for block, rest in reversed(trailing):
             attach_trailing(block, rest)
         new_text = parsed.dump()
         applied.extend(AppliedFix(_described(v, f), Fix((), f.safety, f.note)) for v, f in chosen)
-        parsed = parse_compose(new_text, origin)
+        parsed = load(new_text)
         if new_text == text:
             break
         text = new_text

@@ -38,9 +38,10 @@ def compose_ids(text: str, config: Config | None = None) -> set[str]:
     return {v.rule_id for v in check(parse_compose(text), config or Config())}
 
 
-def harden_compose(text: str, unsafe: bool = True, config: Config | None = None,
-                   public: list[str] | None = None) -> HardenResult:
-    return harden(text, "compose.yaml", config or Config(), unsafe=unsafe, public=public)
+def harden_compose(text: str, unsafe: bool = True, config: Config | None = None, public: list[str] | None = None,
+                   secrets_dir: Path | None = None, files: dict[str, str] | None = None) -> HardenResult:
+    return harden(text, "compose.yaml", config or Config(), unsafe=unsafe, public=public,
+                  secrets_dir=str(secrets_dir) if secrets_dir is not None else None, files=files)
 
 
 def docker_compose() -> str:

@@ -291,3 +291,27 @@ def test_compose_report_lists_the_fields_per_image_kind() -> None:
         assert f"{field} (" in rows["postgres"], field
     unknown = {part.strip().split(" (")[0] for part in rows["(unknown image)"].split(",")}
     assert unknown <= SAFE_FOR_UNKNOWN
+
+
+def test_harden_moves_literal_secrets_into_files(tmp_path: Path) -> None:
+    source = tmp_path / "src" / "compose.yaml"
+    source.parent.mkdir()
+    source.write_text("services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: pw-42\n",
+                      encoding="utf-8")
+    diff = run_cli("harden", source, "--unsafe-fixes", "--diff")
+    assert "HC140" in diff.stderr and not (tmp_path / "src" / "secrets").exists()  # stdout/--diff write nothing else
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "secrets").mkdir()
+    (out_dir / "secrets" / "db_postgres_password").write_text("someone else's", encoding="utf-8")
+    result = run_cli("harden", source, "--unsafe-fixes", "-o", out_dir / "compose.yaml")
+    assert result.exit_code == 0 and "pw-42" not in result.stdout + result.stderr
+    hardened = (out_dir / "compose.yaml").read_text(encoding="utf-8")
+    assert "pw-42" not in hardened and "HC140" not in compose_ids(hardened)
+    secret = out_dir / "secrets" / "db_postgres_password_2"  # the existing file is never overwritten
+    assert secret.read_text(encoding="utf-8") == "pw-42" and secret.stat().st_mode & 0o777 == 0o600
+    assert (out_dir / "secrets" / "db_postgres_password").read_text(encoding="utf-8") == "someone else's"
+    data = load(hardened)
+    assert data["secrets"] == {"db_postgres_password_2": {"file": "./secrets/db_postgres_password_2"}}
+    assert data["services"]["db"]["environment"] == {"POSTGRES_PASSWORD_FILE": "/run/secrets/db_postgres_password_2"}
+    assert compose_config_errors(hardened, out_dir) == ""

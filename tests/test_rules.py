@@ -56,7 +56,7 @@ def test_compose_rule_case(case: Case, tmp_path: Path) -> None:
         assert all(1 <= v.line <= len(lines) for v in found)
     else:
         assert case.rule in compose_ids(case.text), "a fix case must start from a finding"
-        result = harden_compose(case.text, config=Config(select=frozenset({case.rule})))
+        result = harden_compose(case.text, config=Config(select=frozenset({case.rule})), secrets_dir=tmp_path)
         assert result.text == case.expected
         assert compose_config_errors(result.text, tmp_path) == ""
         if case.expected != case.text:

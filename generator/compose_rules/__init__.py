@@ -27,6 +27,7 @@ class ComposeFix:
     safety: FixSafety
     note: str  # what the fix does, for the report
     apply: Callable[[], None]  # changes the tree the fix was computed on
+    files: tuple[tuple[str, str], ...] = ()  # (path relative to the compose file, content) to write with it
 
 
 CheckFn = Callable[["ParsedCompose"], Iterable[Violation]]

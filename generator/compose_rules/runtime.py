@@ -439,13 +439,15 @@ def check_ulimits(parsed: ParsedCompose) -> Iterator[Violation]:
       db:
         image: mongo:7
         ulimits:
-          nofile: {soft: 65536, hard: 65536}
+          nofile: {soft: 8192, hard: 8192}
           nproc: 4096
     ```
 
     Fix safety:
-    Needs review. The fix sets `nofile` (and `nproc` when missing) to generous bounds; a server
-    with many connections may need more. Only offered for images in hardcase's image knowledge.
+    Needs review. The fix sets `nofile` to 8192 (and `nproc` to 4096 when missing); a server with
+    many connections may need more, and a limit can only be set up to the daemon's own hard limit
+    (with all capabilities dropped it cannot be raised). Only offered for images in hardcase's
+    image knowledge.
     """
     for service in parsed.services:
         ulimits = service.node.get("ulimits")
