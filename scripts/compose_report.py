@@ -4,6 +4,7 @@ compose files (default: tests/compose). `python scripts/compose_report.py [DIR]`
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ def fields_by_kind(root: Path) -> tuple[dict[str, Counter[str]], Counter[str]]:
     for path in sorted(p for p in root.rglob("*") if p.is_file() and is_compose_name(p.name)):
         text = path.read_text(encoding="utf-8")
         before = _load(text)["services"]
-        after = _load(harden(text, str(path), Config(), unsafe=True).text)["services"]
+        with tempfile.TemporaryDirectory() as secrets_dir:  # as with -o: secret values may move into files
+            after = _load(harden(text, str(path), Config(), unsafe=True, secrets_dir=secrets_dir).text)["services"]
         for name, service in before.items():
             info = lookup(service.get("image"))
             kind = info.kind if info else "(unknown image)"

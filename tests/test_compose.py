@@ -287,8 +287,9 @@ def test_compose_report_lists_the_fields_per_image_kind() -> None:
                          check=True, cwd=repo, env={"PYTHONPATH": str(repo)}).stdout
     rows = {line.split("|")[1].strip(): line.split("|")[3] for line in out.splitlines()[2:]}
     assert {"postgres", "redis", "mysql", "mariadb", "mongo", "rabbitmq", "nginx", "(unknown image)"} <= set(rows)
-    for field in ("cap_drop", "cap_add", "read_only", "tmpfs", "deploy", "healthcheck", "secrets", "networks"):
+    for field in ("cap_drop", "cap_add", "read_only", "tmpfs", "deploy", "healthcheck", "networks", "ulimits"):
         assert f"{field} (" in rows["postgres"], field
+    assert "secrets (" in rows["mariadb"] and "environment (" in rows["mariadb"]
     unknown = {part.strip().split(" (")[0] for part in rows["(unknown image)"].split(",")}
     assert unknown <= SAFE_FOR_UNKNOWN
 
@@ -315,3 +316,18 @@ def test_harden_moves_literal_secrets_into_files(tmp_path: Path) -> None:
     assert data["secrets"] == {"db_postgres_password_2": {"file": "./secrets/db_postgres_password_2"}}
     assert data["services"]["db"]["environment"] == {"POSTGRES_PASSWORD_FILE": "/run/secrets/db_postgres_password_2"}
     assert compose_config_errors(hardened, out_dir) == ""
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+def test_fast_check_path_answers_like_the_full_command_line_on_compose(fmt: str) -> None:
+    import contextlib
+    import io
+
+    from generator.check_cmd import fast_main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = fast_main([str(LEGACY), "--format", fmt])
+    full = run_cli("check", LEGACY, "--format", fmt)
+    assert (code, out.getvalue(), err.getvalue()) == (full.exit_code, full.stdout, full.stderr)
+    assert code == 1
