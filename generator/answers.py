@@ -51,6 +51,7 @@ class Answers:
     with_app: bool = False
     registry_mirror: str = ""
     syntax_line: bool = False
+    apparmor: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -183,6 +184,8 @@ QUESTIONS: tuple[Question, ...] = (
              "Registry mirror HOST[:PORT][/PREFIX] that base images are pulled through ('' = none).",
              "str", default=lambda p: "", check=_check_mirror),
     Question("syntax_line", "Add a '# syntax=' line (pulls the Dockerfile frontend image at build time).",
+             "bool", default=lambda p: False),
+    Question("apparmor", "Also write an AppArmor profile and apply it from compose (load it with apparmor_parser).",
              "bool", default=lambda p: False),
 )
 QUESTION_BY_KEY = {q.key: q for q in QUESTIONS}

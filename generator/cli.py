@@ -44,7 +44,7 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     import argparse
     from pathlib import Path
 
-    from . import cli_platform
+    from . import cli_platform, cli_seccomp
 
     parser = argparse.ArgumentParser(
         prog="hardcase",
@@ -71,6 +71,8 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     new.add_argument("--registry-mirror", metavar="HOST[:PORT][/PREFIX]", help="pull base images through a mirror")
     new.add_argument("--dry-run", action="store_true", help="print the file plan, write nothing")
     new.add_argument("--force", action="store_true", help="replace existing files that differ")
+    new.add_argument("--apparmor", action="store_true",
+                     help="also write an AppArmor profile (same as --set apparmor=true)")
     cli_platform.add_new_options(new)
 
     presets = commands.add_parser("presets", help="list presets or show one")
@@ -87,6 +89,7 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     generate.add_argument("--force", action="store_true", help="replace an existing output file")
     seccomp_check = seccomp_commands.add_parser("check", help="compile a profile with libseccomp and report problems")
     seccomp_check.add_argument("profile", type=Path)
+    cli_seccomp.add_seccomp_actions(seccomp_commands)
     pin = commands.add_parser("pin", help="pin base images to tag@sha256 digests through the registry API")
     pin.add_argument("paths", nargs="*", type=Path, default=[Path(".")], metavar="DIR|FILE")
     pin.add_argument("--check", action="store_true", help="write nothing; exit 1 if any reference is unpinned")
@@ -106,6 +109,13 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
     where.add_argument("--diff", action="store_true", help="print a unified diff; exit 1 if anything would change")
     harden.add_argument("--force", action="store_true", help="with -o: replace an existing OUT")
     harden.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes that need review")
+    versions = harden.add_mutually_exclusive_group()
+    versions.add_argument("--pin-packages", action="store_true",
+                          help="with --unsafe-fixes: pin apt/pip/npm packages to versions resolved online (HC048)")
+    versions.add_argument("--package-versions", type=Path, metavar="FILE",
+                          help="with --unsafe-fixes: pin packages to the versions in a YAML file (offline, HC048)")
+    harden.add_argument("--debian-mirror", metavar="URL",
+                        help="Debian mirror for --pin-packages (default: $HARDCASE_DEBIAN_MIRROR or deb.debian.org)")
     harden.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     harden.add_argument("--config", type=Path, metavar="FILE", help=f"config file (default: nearest {CONFIG_NAME})")
     harden.add_argument("--public", action="append", default=[], metavar="SERVICE",
@@ -131,6 +141,7 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
                         help="a capability the service is allowed to keep (repeatable)")
     verify.add_argument("--keep", action="store_true", help="leave the service running for inspection")
     cli_platform.add_commands(commands)
+    cli_seccomp.add_commands(commands)
     return parser
 
 
@@ -156,6 +167,7 @@ def _cmd_harden(args: argparse.Namespace, env: Environment) -> int:
     from .errors import ConflictError, UsageError
     from .fix import harden
     from .lint import BACKUP_SUFFIX, load_config, read_dockerfile
+    from .package_versions import active, package_resolver
     from .report import OutputFormat, file_report, render
     from .scaffold import write_atomic
 
@@ -175,10 +187,14 @@ def _cmd_harden(args: argparse.Namespace, env: Environment) -> int:
         if args.public:
             raise UsageError("--public only applies to compose files")
         parsed = read_dockerfile(args.file)
-        result = harden(parsed, load_config(args.config, "."), unsafe=args.unsafe_fixes)
+        config = load_config(args.config, ".")
+        resolver = package_resolver(args.pin_packages, args.package_versions, args.debian_mirror, args.unsafe_fixes)
+        with active(resolver):
+            result = harden(parsed, config, unsafe=args.unsafe_fixes)
         # harden does not fix policy violations; it reports those left in the hardened text
         remaining = result.remaining + PolicyLookup(args.policy).findings(args.file, result.text)
-        report = render([file_report(str(args.file), remaining, result.applied)],
+        pins = resolver.pins_in(result.text) if resolver is not None else []
+        report = render([file_report(str(args.file), remaining, result.applied, pins)],
                         OutputFormat(args.format), harden=True)
     if args.diff:
         import difflib
@@ -241,7 +257,8 @@ def _cmd_new(args: argparse.Namespace, env: Environment) -> int:
 
         ask = questionary_ask
     request = NewRequest(
-        dest=_path(args.dest), preset=args.preset, answers_file=args.answers, sets=args.sets,
+        dest=_path(args.dest), preset=args.preset, answers_file=args.answers,
+        sets=[*args.sets, "apparmor=true"] if args.apparmor else args.sets,
         with_app=args.with_app, registry_mirror=args.registry_mirror, force=args.force,
         dry_run=args.dry_run, ask=ask, template=args.template, checkout=args.checkout,
         trust_template_hooks=args.trust_template_hooks, presets_dir=args.presets_dir, policy_file=args.policy,
@@ -296,11 +313,12 @@ def _cmd_presets(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _cmd_seccomp(args: argparse.Namespace, env: Environment) -> int:
-    import json
 
-    from . import seccomp, seccomp_check
+    from . import cli_seccomp, seccomp, seccomp_check
     from .errors import UsageError
 
+    if args.seccomp_command in cli_seccomp.SECCOMP_ACTIONS:
+        return cli_seccomp.SECCOMP_ACTIONS[args.seccomp_command](args, env)
     if args.seccomp_command == "generate":
         if args.runtime not in seccomp.RUNTIMES:
             raise UsageError(f"unknown runtime '{args.runtime}' (known: {', '.join(seccomp.RUNTIMES)})")
@@ -317,12 +335,7 @@ def _cmd_seccomp(args: argparse.Namespace, env: Environment) -> int:
         write_atomic(args.output, text.encode("utf-8"))
         print(f"{args.output}: {len(seccomp.allowed_syscalls(args.runtime))} syscalls allowed", file=env.stdout)
         return ExitCode.OK
-    try:
-        profile = json.loads(args.profile.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{args.profile}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{args.profile}: not valid JSON ({exc})") from None
+    profile = seccomp_check.load_profile(args.profile)
     problems = seccomp_check.validate_profile(profile)
     for problem in problems:
         print(f"{args.profile}: {problem}", file=env.stdout)
@@ -347,9 +360,9 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         parser.print_help(env.stdout)
         return ExitCode.USAGE
     try:
-        from . import cli_platform
+        from . import cli_platform, cli_seccomp
 
-        return {**COMMANDS, **cli_platform.COMMANDS}[args.command](args, env)
+        return {**COMMANDS, **cli_platform.COMMANDS, **cli_seccomp.COMMANDS}[args.command](args, env)
     except HardcaseError as exc:
         print(f"hardcase: error: {exc}", file=env.stderr)
         return exc.exit_code

@@ -10,7 +10,7 @@ import json
 from functools import cache
 from typing import Any
 
-from . import __version__, catalog, mirror, seccomp
+from . import __version__, apparmor, catalog, mirror, seccomp
 from .answers import Answers
 from .resources import DATA_DIR
 from .yamlio import load_data_file
@@ -116,5 +116,10 @@ def template_context(answers: Answers) -> dict[str, Any]:
         "seccomp_file": SECCOMP_FILE,
         "seccomp_profile": profile.rstrip("\n"),
         "seccomp_count": len(seccomp.allowed_syscalls(answers.language)),
+        "apparmor": answers.apparmor,
+        "apparmor_name": apparmor.default_name(answers.name),
+        "apparmor_file": apparmor.FILE_NAME,
+        "apparmor_profile": apparmor.render(apparmor.default_name(answers.name), list(answers.writable_paths),
+                                            answers.name, __version__).rstrip("\n") if answers.apparmor else "",
         "controls": controls(),
     }

@@ -19,6 +19,7 @@ from .errors import UsageError
 from .record import field, replace
 from .record import record as dataclass
 from .rules import RULE_BY_ID, RULES, Rule, Severity, Violation, rule_for
+from .walk import files_below
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `check` does not import typing (or pathlib) at all
 if TYPE_CHECKING:
@@ -124,9 +125,7 @@ def discover(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and _is_checked(p)
-                                and not any(part.startswith(".") or part == "node_modules"
-                                            for part in p.relative_to(path).parts[:-1])))
+            found.extend(files_below(path, _is_checked))
         elif path.is_file():
             found.append(path)
         else:

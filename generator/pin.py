@@ -15,6 +15,7 @@ from pathlib import Path
 from . import imageref, mirror
 from .dockerfile import line_offsets
 from .errors import UsageError
+from .walk import files_below
 
 DOCKERFILE_PATTERNS = ("Dockerfile", "*.Dockerfile", "Dockerfile.*")
 COMPOSE_PATTERNS = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml",
@@ -55,9 +56,7 @@ def discover(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and _kind(p)
-                                and not any(part.startswith(".") or part == "node_modules"
-                                            for part in p.relative_to(path).parts[:-1])))
+            found.extend(files_below(path, _kind))
         elif path.is_file():
             if _kind(path) is None:
                 raise UsageError(f"{path}: not a Dockerfile or compose file")

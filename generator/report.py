@@ -15,6 +15,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `check` does not import typin
 if TYPE_CHECKING:
     from .compose_rules import ComposeRule
     from .fix import AppliedFix
+    from .package_versions import PackagePin
 
 
 class OutputFormat(Enum):
@@ -28,13 +29,15 @@ class FileReport:
     path: str
     findings: tuple[Violation, ...]  # what remains (check: everything found)
     fixed: tuple[AppliedFix, ...] = ()  # harden: what was changed, in the order it was applied
+    pins: tuple[PackagePin, ...] = ()  # harden: the package versions written into the file (HC048)
     kind: str = "dockerfile"  # or "compose"
 
 
 def file_report(path: str, findings: list[Violation], fixed: list[AppliedFix] | None = None,
-                kind: str = "dockerfile") -> FileReport:
+                pins: list[PackagePin] | None = None, kind: str = "dockerfile") -> FileReport:
     """Findings in line order (the engine keeps rule order, which decides which fix goes first)."""
-    return FileReport(path, tuple(sorted(findings, key=lambda v: (v.line, v.rule_id))), tuple(fixed or ()), kind)
+    return FileReport(path, tuple(sorted(findings, key=lambda v: (v.line, v.rule_id))), tuple(fixed or ()),
+                      tuple(pins or ()), kind)
 
 
 def rule_of(violation: Violation) -> Rule | ComposeRule:

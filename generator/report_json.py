@@ -17,6 +17,11 @@ def _finding(violation: Any) -> dict[str, Any]:
     }
 
 
+def _pin(pin: Any) -> dict[str, str]:
+    return {"manager": pin.manager, "context": pin.context, "package": pin.package, "version": pin.version,
+            "source": pin.source}
+
+
 def render_json(reports: list[FileReport]) -> str:
     data = {
         "version": 1,
@@ -26,6 +31,7 @@ def render_json(reports: list[FileReport]) -> str:
                 "findings": [_finding(v) for v in report.findings],
                 "fixed": [{**_finding(a.violation), "fix": a.fix.safety.value, "change": a.fix.note}
                           for a in report.fixed],
+                **({"package_versions": [_pin(pin) for pin in report.pins]} if report.pins else {}),
             }
             for report in reports
         ],

@@ -42,6 +42,14 @@ def _rule(rule: Rule | ComposeRule) -> dict[str, Any]:
     }
 
 
+def _pins_property(reports: list[FileReport]) -> dict[str, Any]:
+    """The package versions harden wrote (HC048), as a run property: SARIF has no place of its own
+    for them, and a run without pins stays unchanged."""
+    pins = [{"uri": _uri(report.path), "manager": pin.manager, "context": pin.context, "package": pin.package,
+             "version": pin.version, "source": pin.source} for report in reports for pin in report.pins]
+    return {"properties": {"hardcase/packageVersions": pins}} if pins else {}
+
+
 def render_sarif(reports: list[FileReport]) -> str:
     policy_rules = sorted({rule_of(v).id: rule_of(v) for r in reports for v in r.findings
                            if v.rule_id not in RULE_BY_ID and not isinstance(rule_of(v), ComposeRule)}.values(),
@@ -74,6 +82,7 @@ def render_sarif(reports: list[FileReport]) -> str:
             "tool": {"driver": {"name": "hardcase", "version": __version__, "informationUri": PROJECT_URL,
                                 "rules": [_rule(rule) for rule in rules]}},
             "results": results,
+            **_pins_property(reports),
         }],
     }
     return json.dumps(log, indent=2) + "\n"

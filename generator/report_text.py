@@ -16,6 +16,10 @@ def render_text(reports: list[FileReport], harden: bool = False) -> str:
             rule = rule_of(applied.violation)
             lines.append(f"{report.path}:{applied.violation.line} fixed {rule.id} {rule.name} "
                          f"({applied.fix.safety.value}{_cis(rule.cis)}): {applied.fix.note or rule.message}")
+        for pin in report.pins:
+            context = f" {pin.context}" if pin.context else ""
+            lines.append(f"{report.path}: package version {pin.manager}{context} {pin.package} {pin.version} "
+                         f"(from {pin.source})")
         for violation in report.findings:
             rule = rule_of(violation)
             where = f"{report.path}:{violation.line}" + (f":{violation.column}" if violation.column else "")

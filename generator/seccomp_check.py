@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 from .seccomp import CLONE_NAMESPACE_FLAGS, DANGEROUS, DOCKER_ARCH, EPERM, _data
 
@@ -25,6 +28,31 @@ _TOP_KEYS = frozenset({"defaultAction", "defaultErrnoRet", "architectures", "arc
                        "listenerPath", "listenerMetadata", "flags"})
 _RULE_KEYS = frozenset({"name", "names", "action", "args", "comment", "includes", "excludes", "errnoRet"})
 _FILTER_KEYS = frozenset({"arches", "caps", "minKernel"})
+
+
+def load_profile(path: Path) -> Any:
+    """A profile file parsed as JSON; a syntax error is a usage error that names its line and column."""
+    import json
+
+    from .errors import UsageError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: JSON syntax error: {exc.msg}") from None
+
+
+def shape_problems(profile: object) -> list[str]:
+    """Problems with the profile's structure, before any name is looked up."""
+    return _shape_problems(profile)
 
 
 def _rule_names(rule: Mapping[str, Any]) -> list[str]:

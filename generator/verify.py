@@ -80,7 +80,7 @@ class Project:
         return str(self.service.get("image") or f"{self.service_name}:verify")
 
 
-def load_project(directory: Path) -> Project:
+def load_project(directory: Path, service: str | None = None) -> Project:
     compose_path = directory / "compose.yaml"
     if not (directory / "Dockerfile").is_file() or not compose_path.is_file():
         raise UsageError(f"{directory}: needs a Dockerfile and a compose.yaml (run `hardcase new` first)")
@@ -90,7 +90,7 @@ def load_project(directory: Path) -> Project:
         raise UsageError(f"{compose_path}: no services")
     answers_path = directory / ".hardcase.yml"
     answers = load_yaml_file(answers_path) if answers_path.is_file() else {}
-    name = str(answers.get("name") or next(iter(services)))
+    name = service or str(answers.get("name") or next(iter(services)))
     if name not in services:
         raise UsageError(f"{compose_path}: no service named {name!r}")
     return Project(directory, name, services[name], compose, answers or {})
@@ -182,9 +182,9 @@ def _expected(project: Project, compose_service: dict[str, Any]) -> dict[str, An
 
 def verify(directory: Path, *, build: bool = True, ca_bundle: Path | None = DEFAULT_CA_BUNDLE,
            allowed_caps: list[str] | None = None, progress: Callable[[str], None] | None = None,
-           keep: bool = False) -> Scorecard:
+           keep: bool = False, service: str | None = None) -> Scorecard:
     progress = progress or (lambda message: None)
-    project = load_project(directory)
+    project = load_project(directory, service)
     engine.ensure_engine()
     build_seconds = 0.0
     if build:

@@ -26,6 +26,12 @@ if ! command -v node >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq nodejs >/dev/null
 fi
 
+# Generated AppArmor profiles are compiled with apparmor_parser -Q -K (the kernel need not have AppArmor).
+if ! command -v apparmor_parser >/dev/null 2>&1 && [ ! -x /usr/sbin/apparmor_parser ] && [ ! -x /sbin/apparmor_parser ]; then
+  log "installing apparmor"
+  apt-get update -qq && apt-get install -y -qq apparmor >/dev/null
+fi
+
 if [ ! -x .venv/bin/python ]; then
   log "creating .venv"
   python3 -m venv .venv

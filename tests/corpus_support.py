@@ -24,6 +24,9 @@ import dockerfile
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "corpus"
+# The corpus' package versions, recorded online by scripts/record_package_versions.py: the
+# `--package-versions` file the measurement hardens with, so it needs no network.
+PACKAGE_VERSIONS = CORPUS / "package-versions.yaml"
 ERROR_PREFIX = "hardcase: error: "
 # The requirement (issue 4): at least 90 % of hadolint findings removed across the corpus. The
 # figure without the version-pin rules (VERSION_PIN_RULES) is reported and tested beside it.
@@ -62,11 +65,14 @@ def run_cli(*argv: str | os.PathLike[str]) -> CliResult:
     return CliResult(int(code), out.getvalue(), err.getvalue())
 
 
-def harden_file(source: Path, out: Path, unsafe: bool = True) -> str:
-    """Harden SOURCE into OUT (replacing it) and return OUT's text; any failure is an assertion error."""
+def harden_file(source: Path, out: Path, unsafe: bool = True, versions: Path | None = None) -> str:
+    """Harden SOURCE into OUT (replacing it) and return OUT's text; any failure is an assertion error.
+    With VERSIONS (a `--package-versions` file, with `unsafe`) packages are pinned to its versions."""
     args: list[str | os.PathLike[str]] = ["harden", source, "-o", out, "--force", "--format", "json"]
     if unsafe:
         args.append("--unsafe-fixes")
+    if versions is not None:
+        args.extend(["--package-versions", versions])
     result = run_cli(*args)
     assert result.exit_code == 0, f"harden {source} exited {result.exit_code}: {result.stderr.strip()}"
     return out.read_bytes().decode("utf-8")
@@ -97,15 +103,20 @@ def hadolint_findings(paths: Sequence[Path], workdir: Path) -> dict[str, list[st
     hadolint reads `.hadolint.yaml` from the working directory and from $HOME/$XDG_CONFIG_HOME: it
     runs in WORKDIR (an empty directory) with HOME and XDG_CONFIG_HOME pointing there.
     """
+    return {path: [code for code, _line in found] for path, found in hadolint_located(paths, workdir).items()}
+
+
+def hadolint_located(paths: Sequence[Path], workdir: Path) -> dict[str, list[tuple[str, int]]]:
+    """hadolint's findings per file as (rule code, line), run as `hadolint_findings` describes."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir), "XDG_CONFIG_HOME": str(workdir)}
-    found: dict[str, list[str]] = {str(p): [] for p in paths}
+    found: dict[str, list[tuple[str, int]]] = {str(p): [] for p in paths}
     for path in paths:  # one file per call: hadolint stops at the first file it cannot parse
         proc = subprocess.run([hadolint_binary(), "--no-fail", "-f", "json", str(path)], capture_output=True,
                               text=True, cwd=workdir, env=env, timeout=120, check=False)
         assert proc.returncode == 0, f"hadolint failed on {path}: {proc.stderr.strip() or proc.stdout[:300]}"
         for finding in json.loads(proc.stdout or "[]"):
-            found[str(path)].append(finding["code"])
+            found[str(path)].append((finding["code"], int(finding["line"])))
     return found
 
 
@@ -135,8 +146,13 @@ MODE_RE = re.compile(r"^[0-7]{3,4}$")
 # Substitutions the requirement names as hygiene, not as changes of meaning: `npm ci` installs the
 # same dependency tree `npm install` would (from the lockfile).
 EQUIVALENT_WORDS = {("npm", "ci"): "install", ("npm", "i"): "install"}
-# Words a fix may drop: `sudo` is a no-op while building (RUN already runs as the build user).
-DROPPABLE_WORDS = frozenset({"sudo"})
+# A word a fix may drop where the shell runs it as a command: `sudo` is a no-op while building (RUN
+# already runs as the build user). Anywhere else (`apt-get install -y sudo`) it is an argument that stays.
+DROPPABLE_COMMANDS = frozenset({"sudo"})
+ASSIGNMENT_RE = re.compile(r"^[A-Za-z_]\w*=")
+# A version pin names the same package: `curl=7.88.1-10`, `flask==3.1.2`, `@angular/cli@20.1.0` are
+# `curl`, `flask`, `@angular/cli` (the pin is what HC048's fix adds; the package must stay).
+PINNED_WORD_RE = re.compile(r"^([A-Za-z0-9@][\w.+/@\[\],-]*?)(?:==|=|@)[0-9][\w.+~:!-]*$")
 
 
 def shell_words(command: str) -> list[str]:
@@ -153,16 +169,26 @@ def shell_words(command: str) -> list[str]:
 
 def significant_words(command: str) -> list[str]:
     """The words that say what a command does: not operators, not options (a fix may add
-    `--no-install-recommends`, `--no-cache-dir`, ...), `sudo` dropped, file modes normalised (the
-    `chmod 777` fix changes the mode, never the path), `npm ci` ≡ `npm install`."""
+    `--no-install-recommends`, `--no-cache-dir`, ...), a `sudo` command prefix dropped (a `sudo`
+    argument kept), file modes normalised (the `chmod 777` fix changes the mode, never the path),
+    `npm ci` ≡ `npm install`, a pinned package ≡ the package."""
     words: list[str] = []
     previous = ""
+    command_position = True
     for word in shell_words(command):
-        if OPERATOR_RE.match(word) or word.startswith("-") or word in DROPPABLE_WORDS:
+        if OPERATOR_RE.match(word):
+            command_position = True
             continue
+        if word.startswith("-") or (command_position and word in DROPPABLE_COMMANDS):
+            continue
+        assignment = command_position and ASSIGNMENT_RE.match(word)
+        if not assignment:
+            command_position = False
         if previous == "chmod" and (MODE_RE.match(word) or re.match(r"^[ugoa]*[-+=][rwxXst]*$", word)):
             word = "<mode>"
         word = EQUIVALENT_WORDS.get((previous, word), word)
+        pinned = None if assignment else PINNED_WORD_RE.match(word)
+        word = pinned.group(1) if pinned else word
         words.append(word)
         previous = word
     return words

@@ -71,6 +71,17 @@ def assert_one_line_error(result: CliResult, exit_code: int = 2, mentions: str |
     return message
 
 
+# The project directory inside the built-in template, as cookiecutter names it.
+TEMPLATE_PROJECT = "{{cookiecutter.name}}"
+
+
+def make_template(root: Path) -> Path:
+    """A copy of the built-in template (without its hook) under ROOT, as an org would fork it."""
+    template = root / "org-template"
+    shutil.copytree(REPO / "templates" / "service", template, ignore=shutil.ignore_patterns("hooks", "__pycache__"))
+    return template
+
+
 def files_under(root: Path) -> dict[str, bytes]:
     """Every regular file below root (relative POSIX path -> bytes). hardcase never writes symlinks."""
     found: dict[str, bytes] = {}
@@ -160,6 +171,7 @@ def variant_cases() -> list[Case]:
         ),
         Case(python, False, ("--set", "secrets="), "no-secrets"),
         Case(go, False, ("--registry-mirror", "mirror.example.com:5000/hub"), "mirror"),
+        Case(python, True, ("--apparmor", "--set", "writable_paths=/tmp,/var/cache/app"), "apparmor"),
     ]
 
 

@@ -23,40 +23,33 @@ def snapshot(root: Path) -> dict[str, tuple[bytes, int, int]]:
     }
 
 
+def assert_new_refused(dest: Path, *args: str | os.PathLike[str], mentions: str | None = None) -> str:
+    """`hardcase new DEST ARGS --no-input` fails with one line and exit 2, and creates nothing."""
+    message = assert_one_line_error(run_cli("new", dest, *args, "--no-input"), 2, mentions=mentions)
+    assert not dest.exists()
+    return message
+
+
 def test_unknown_preset(tmp_path: Path) -> None:
-    dest = tmp_path / "out"
-    message = assert_one_line_error(run_cli("new", dest, "--preset", "no-such-preset", "--no-input"), 2)
+    message = assert_new_refused(tmp_path / "out", "--preset", "no-such-preset")
     assert "no-such-preset" in message
     for name in preset_names():
         assert name in message, "the error should list the presets that exist"
-    assert not dest.exists()
 
 
 def test_unknown_preset_file(tmp_path: Path) -> None:
-    dest = tmp_path / "out"
-    assert_one_line_error(
-        run_cli("new", dest, "--preset", str(tmp_path / "missing.yaml"), "--no-input"),
-        2,
-        mentions="missing.yaml",
-    )
-    assert not dest.exists()
+    assert_new_refused(tmp_path / "out", "--preset", str(tmp_path / "missing.yaml"), mentions="missing.yaml")
 
 
 def test_bad_port(tmp_path: Path, preset: str) -> None:
     dest = tmp_path / "out"
-    assert_one_line_error(
-        run_cli("new", dest, "--preset", preset, "--set", "ports=http", "--no-input"), 2, mentions="'ports'"
-    )
-    assert not dest.exists()
+    assert_new_refused(dest, "--preset", preset, "--set", "ports=http", mentions="'ports'")
 
 
 def test_missing_answers_file(tmp_path: Path, preset: str) -> None:
     dest = tmp_path / "out"
     missing = tmp_path / "nope.yml"
-    assert_one_line_error(
-        run_cli("new", dest, "--preset", preset, "--answers", missing, "--no-input"), 2, mentions=str(missing)
-    )
-    assert not dest.exists()
+    assert_new_refused(dest, "--preset", preset, "--answers", missing, mentions=str(missing))
 
 
 @pytest.mark.parametrize(
@@ -75,44 +68,31 @@ def test_malformed_answers_file(text: str, tmp_path: Path, preset: str) -> None:
     answers = tmp_path / "answers.yml"
     answers.write_text(text, encoding="utf-8")
     dest = tmp_path / "out"
-    assert_one_line_error(
-        run_cli("new", dest, "--preset", preset, "--answers", answers, "--no-input"), 2, mentions=str(answers)
-    )
-    assert not dest.exists()
+    assert_new_refused(dest, "--preset", preset, "--answers", answers, mentions=str(answers))
 
 
 def test_answers_file_that_is_not_utf8(tmp_path: Path, preset: str) -> None:
     answers = tmp_path / "answers.yml"
     answers.write_bytes(b"description: \xff\xfe\n")
     dest = tmp_path / "out"
-    assert_one_line_error(run_cli("new", dest, "--preset", preset, "--answers", answers, "--no-input"), 2)
-    assert not dest.exists()
+    assert_new_refused(dest, "--preset", preset, "--answers", answers)
 
 
 def test_unknown_answer_key_in_file(tmp_path: Path, preset: str) -> None:
     answers = tmp_path / "answers.yml"
     answers.write_text("nmae: typo\n", encoding="utf-8")
     dest = tmp_path / "out"
-    assert_one_line_error(
-        run_cli("new", dest, "--preset", preset, "--answers", answers, "--no-input"), 2, mentions="'nmae'"
-    )
-    assert not dest.exists()
+    assert_new_refused(dest, "--preset", preset, "--answers", answers, mentions="'nmae'")
 
 
 def test_unknown_answer_key_in_set(tmp_path: Path, preset: str) -> None:
     dest = tmp_path / "out"
-    assert_one_line_error(
-        run_cli("new", dest, "--preset", preset, "--set", "colour=blue", "--no-input"), 2, mentions="'colour'"
-    )
-    assert not dest.exists()
+    assert_new_refused(dest, "--preset", preset, "--set", "colour=blue", mentions="'colour'")
 
 
 def test_set_without_equals(tmp_path: Path, preset: str) -> None:
     dest = tmp_path / "out"
-    assert_one_line_error(
-        run_cli("new", dest, "--preset", preset, "--set", "name", "--no-input"), 2, mentions="KEY=VALUE"
-    )
-    assert not dest.exists()
+    assert_new_refused(dest, "--preset", preset, "--set", "name", mentions="KEY=VALUE")
 
 
 def test_dest_below_a_regular_file(tmp_path: Path, preset: str) -> None:

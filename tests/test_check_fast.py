@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from harden_support import check_imports
 from scaffold_support import run_cli
 
 from generator.check_cmd import fast_main, parse_fast, path_str
 
-REPO = Path(__file__).resolve().parent.parent
 SMALL = "FROM debian:12-slim\nMAINTAINER Jane <j@example.com>\nUSER 10001:10001\n"
 
 
@@ -56,11 +54,7 @@ def test_paths_are_spelled_as_pathlib_spells_them(path: str) -> None:
 
 def test_check_imports_only_what_it_needs(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text(SMALL, encoding="utf-8")
-    code = ("import sys\nsys.argv = ['hardcase', 'check', sys.argv[1]]\nfrom generator.cli import entry\n"
-            "try:\n    entry()\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('argparse', 'dataclasses', 'pathlib', 'typing', 'inspect', 'json',"
-            " 'ruamel', 'jinja2') if m in sys.modules), file=sys.stderr)")
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "Dockerfile")], capture_output=True,
-                            text=True, cwd=REPO, env={"PYTHONPATH": str(REPO)}, check=False)
-    assert "3 finding(s) in 1 file(s)" in result.stdout
-    assert result.stderr.strip().splitlines()[-1] == "[]"
+    stdout, loaded = check_imports(tmp_path / "Dockerfile", ("argparse", "dataclasses", "pathlib", "typing", "inspect",
+                                                              "json", "ruamel", "jinja2"))
+    assert "3 finding(s) in 1 file(s)" in stdout
+    assert loaded == []

@@ -4,18 +4,16 @@ are findings with their POLxxx rule IDs (severity error) in text, JSON and SARIF
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from harden_support import check_imports
 from scaffold_support import assert_one_line_error, run_cli
 
 from generator import check_policy, policy
 from generator.check_cmd import fast_main
 from generator.rules import RULES
 
-REPO = Path(__file__).resolve().parent.parent
 POLICY = "allowed_registries: [registry.corp.example]\nbanned_instructions: [ADD]\n"
 # Clean for the HC rules at --fail-on error; breaks POL001 (docker.io) on line 1 and POL012 (ADD) on line 3.
 DOCKERFILE = (
@@ -159,15 +157,9 @@ def test_harden_reports_remaining_policy_violations(project: Path) -> None:
 def test_check_with_a_policy_still_imports_no_policy_modules_without_one(tmp_path: Path) -> None:
     """With a policy in sight the policy modules load; without one, `check` does not import them."""
     (tmp_path / "Dockerfile").write_text(DOCKERFILE, encoding="utf-8")
-    code = ("import sys\nsys.argv = ['hardcase', 'check', sys.argv[1]]\nfrom generator.cli import entry\n"
-            "try:\n    entry()\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('generator.policy', 'generator.policy_rules', 'pathlib', 'typing')"
-            " if m in sys.modules), file=sys.stderr)")
-
     def loaded() -> list[str]:
-        proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "Dockerfile")], capture_output=True,
-                              text=True, cwd=REPO, env={"PYTHONPATH": str(REPO)}, check=False)
-        return list(json.loads(proc.stderr.strip().splitlines()[-1].replace("'", '"')))
+        return check_imports(tmp_path / "Dockerfile", ("generator.policy", "generator.policy_rules", "pathlib",
+                                                       "typing"))[1]
 
     assert loaded() == []
     (tmp_path / policy.POLICY_FILE).write_text(POLICY, encoding="utf-8")

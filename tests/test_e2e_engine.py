@@ -199,3 +199,117 @@ def test_unhealthy_service_fails_cleanly_and_leaves_nothing_behind(built_go_serv
     leftovers = engine.docker("ps", "-a", "--filter", "name=hcverify-go-service", "--format", "{{.Names}}").stdout
     networks = engine.docker("network", "ls", "--filter", "name=hcverify-go-service", "--format", "{{.Name}}").stdout
     assert leftovers.strip() == "" and networks.strip() == ""
+
+
+# --- seccomp learn and AppArmor, on the same built service ------------------------------------------
+
+PRINTK_RATELIMIT = Path("/proc/sys/kernel/printk_ratelimit")
+
+
+def _require_root() -> None:
+    import os
+
+    if os.geteuid() != 0:
+        message = "seccomp learn reads /dev/kmsg and sets kernel.printk_ratelimit: it needs root"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (CI runs as root)")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def learned_go_service(built_go_service: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """`seccomp learn` (2 runs, health workload) on a copy of the built service, then verify under the result."""
+    import shutil
+    import time
+
+    _require_root()
+    dest = tmp_path_factory.mktemp("learn") / "go-stdlib"
+    shutil.copytree(built_go_service, dest)
+    ratelimit = PRINTK_RATELIMIT.read_text()
+    started = time.monotonic()
+    code, out, err = run("seccomp", "learn", str(dest), "--no-build", "--runs", "2", "--format", "json")
+    print(f"\n[learn] go-stdlib: 2 runs + verify in {time.monotonic() - started:.0f} s")
+    assert out.strip(), err
+    report: dict[str, Any] = json.loads(out)
+    assert code == 0, (err, report["verify"])
+    assert PRINTK_RATELIMIT.read_text() == ratelimit  # restored after recording
+    return dest, report
+
+
+def test_learned_profile_is_tight_and_verify_proves_every_control_under_it(
+        learned_go_service: tuple[Path, dict[str, Any]]) -> None:
+    from generator.seccomp_check import validate_profile
+
+    dest, report = learned_go_service
+    assert report["verify"]["passed"] is True and report["verify"]["failed"] == {}
+    assert report["verify"]["proven"] == report["verify"]["controls"] >= 18
+    profile = json.loads((dest / "seccomp.learned.json").read_text())
+    assert validate_profile(profile) == []
+    assert profile["defaultAction"] == "SCMP_ACT_ERRNO"
+    # What the Go server and its health-check binary really did, seen in the kernel log:
+    observed = set(report["observed_names"])
+    assert {"bind", "listen", "accept4", "connect", "execve"} <= observed
+    assert not observed & seccomp.DANGEROUS
+    assert all(run_["names"] > 20 and run_["foreign_lines"] == 0 for run_ in report["runs"])
+    assert len(report["runs"]) == 2
+    assert report["allowed"] == len(report["allowed_names"]) <= report["generated"] + 10
+    assert report["allowed"] * 3 < report["docker_default_x86_64"]
+    print(f"\n[learn] go-stdlib: learned {report['allowed']} ({report['observed']} observed) vs generated "
+          f"{report['generated']} vs Docker default {report['docker_default_x86_64']} (x86_64)")
+    leftovers = engine.docker("ps", "-a", "--filter", "name=hclearn-", "--format", "{{.Names}}").stdout
+    assert leftovers.strip() == ""
+
+
+def _run_hardened(image: str, profile: dict[str, Any], tmp_path: Path, name: str) -> tuple[bool, int, int | None]:
+    """Start the image as compose does (user, no capabilities, read-only) under `profile`; is it still up?"""
+    import time
+
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(profile))
+    secret = tmp_path / f"{name}.secret"
+    secret.write_text("learn-test-secret")
+    secret.chmod(0o444)
+    engine.docker("run", "--detach", "--name", name, "--init", "--user", "65532:65532", "--cap-drop", "ALL",
+                  "--read-only", "--tmpfs", "/tmp", "--security-opt", "no-new-privileges:true", "--security-opt",
+                  f"seccomp={path}", "--network", "none", "--volume", f"{secret}:/run/secrets/api_token:ro",
+                  "--env", "API_TOKEN_FILE=/run/secrets/api_token", image)
+    try:
+        time.sleep(4)
+        state = engine.inspect("container", name)["State"]
+        health = None
+        if state["Running"]:  # the health check, run with docker exec under the same profile
+            health = engine.docker("exec", name, "/app/healthcheck", "http://127.0.0.1:8080/healthz",
+                                   check=False).returncode
+            state = engine.inspect("container", name)["State"]
+        return bool(state["Running"]), int(state["ExitCode"]), health
+    finally:
+        engine.docker("rm", "--force", name, check=False)
+
+
+def test_a_profile_missing_one_learned_syscall_makes_the_service_fail(
+        learned_go_service: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    import copy
+
+    dest, report = learned_go_service
+    profile = json.loads((dest / "seccomp.learned.json").read_text())
+    image = YAML(typ="safe").load((dest / "compose.yaml").read_text())["services"]["go-service"]["image"]
+    running, _, health = _run_hardened(image, profile, tmp_path, "hclearn-test-full")
+    assert running and health == 0
+    assert "bind" in report["observed_names"]
+    missing = copy.deepcopy(profile)
+    missing["syscalls"][0]["names"].remove("bind")
+    running, exit_code, _ = _run_hardened(image, missing, tmp_path, "hclearn-test-missing")
+    assert not running and exit_code != 0
+
+
+def test_apparmor_option_still_comes_up_without_apparmor_in_the_kernel(built_go_service: Path, tmp_path: Path) -> None:
+    """Docker 20.10 without AppArmor keeps `apparmor=NAME` and starts the container unconfined (README says so)."""
+    import shutil
+
+    dest = tmp_path / "svc"
+    shutil.copytree(built_go_service, dest)
+    code, _, err = run("apparmor", "generate", str(dest), "-o", str(dest / "apparmor.profile"))
+    assert code == 0, err
+    _edit_service(dest, lambda service, data: service["security_opt"].append("apparmor=hardcase-go-service"))
+    code, card = verify_json(dest, "--no-build")
+    assert code == 0, [r for r in card["rows"] if not r["passed"]]

@@ -64,15 +64,20 @@ def run_commands(parsed: ParsedDockerfile, workdir_as_cd: bool = False) -> list[
             if i.keyword == "RUN" or (workdir_as_cd and i.keyword == "WORKDIR" and i.value)]
 
 
+# A `sudo` the shell runs as a command (at the start, after an operator or variable assignments);
+# a `sudo` package name in an install list is an argument and must survive.
+SUDO_PREFIX_RE = re.compile(r"((?:^|&&|\|\||[;|(])\s*(?:[A-Za-z_]\w*=\S*\s+)*)sudo(?:\s+(?:-E|--preserve-env))*(?!\S)")
+
+
 def assert_runs_kept(before: str, after: str) -> None:
     """The words of the original RUN commands are a subsequence of the output's RUN words: fixes only add
     flags, prefixes and cleanup (or merge a RUN into the one that follows it). The rewrites that remove
     or change a word are accounted for: `sudo` prefixes go (with a `-E`/`--preserve-env` after them: as root,
-    the command keeps its environment either way), `chmod 777` becomes `chmod 755`, a leading
-    `cd DIR &&` becomes `WORKDIR DIR`, `npm install` becomes `npm ci` (the lockfile's tree); double quotes are
+    the command keeps its environment either way; a `sudo` argument stays), `chmod 777` becomes `chmod 755`, a
+    leading `cd DIR &&` becomes `WORKDIR DIR`, `npm install` becomes `npm ci` (the lockfile's tree); double quotes are
     ignored (the HC030 fix quotes a secret's uses)."""
     old = [w.replace('"', "") for c in run_commands(parse(before))
-           for w in re.sub(r"(?<!\S)sudo(?:\s+(?:-E|--preserve-env))*(?!\S)", " ", c).split()]
+           for w in re.sub(SUDO_PREFIX_RE, r"\1 ", c).split()]
     new = iter(w.replace('"', "") for c in run_commands(parse(after), workdir_as_cd=True) for w in c.split())
     for word in old:
         accepted = {word, "755"} if word in ("777", "0777") else {word, "ci"} if word in ("install", "i") else {word}
@@ -134,3 +139,14 @@ def test_legacy_sample_is_hardened() -> None:
     assert 'CMD ["python3", "/srv/app/main.py"]' in result.text
     remaining = {v.rule_id for v in result.remaining}
     assert {"HC010", "HC062"} <= remaining  # reported, not silently kept
+
+
+def test_sudo_prefix_goes_and_the_sudo_package_stays() -> None:
+    """HC050 removes `sudo` where it runs a command as root, never where it names a package: the
+    install keeps its package list, and the installed sudo stays reported."""
+    text = "FROM debian:12-slim\nRUN sudo apt-get update && sudo apt-get install -y sudo curl\n"
+    result = harden_text(text, unsafe=True)
+    assert "apt-get update && apt-get install" in result.text
+    assert re.search(r"install\b[^&]* sudo curl", result.text), result.text
+    assert any(v.rule_id == "HC050" and "package" in v.message for v in result.remaining)
+    assert_runs_kept(text, result.text)

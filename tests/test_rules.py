@@ -34,7 +34,7 @@ def test_rule_case(case: Case) -> None:
         assert all(1 <= v.line <= lines for v in found)
     else:
         assert case.rule in rule_ids(case.text), "a fix case must start from a finding"
-        result = harden_text(case.text, config=Config(select=frozenset({case.rule})))
+        result = harden_text(case.text, config=Config(select=frozenset({case.rule})), versions=case.versions)
         assert result.text == case.expected
         parse(result.text)
         if case.expected != case.text:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import io
 import json
 import os
 import re
@@ -411,3 +412,38 @@ def test_validate_is_fast_enough_to_run_on_every_check() -> None:
     for runtime in MEASURED:
         seccomp_check.validate_profile(seccomp.build_profile(runtime))
     assert time.perf_counter() - start < 5
+
+
+ISSUE_DANGEROUS = ("mount", "umount2", "unshare", "setns", "ptrace", "bpf", "keyctl", "add_key", "kexec_load",
+                   "init_module", "open_by_handle_at", "perf_event_open", "userfaultfd")
+
+
+@pytest.mark.parametrize("name", ISSUE_DANGEROUS)
+def test_check_reports_each_dangerous_allowance(name: str, tmp_path: Path) -> None:
+    from generator.cli import Environment, main
+
+    profile = seccomp.build_profile("go")
+    profile["syscalls"].append({"names": [name], "action": "SCMP_ACT_ALLOW"})
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(profile))
+    out = io.StringIO()
+    code = main(["seccomp", "check", str(path)], Environment(stdout=out, stderr=out, stdin_isatty=False))
+    assert code == 1
+    assert out.getvalue() == f"{path}: dangerous syscall allowed: {name}\n"
+
+
+@pytest.mark.parametrize("text, position", [
+    ('{\n  "defaultAction": "SCMP_ACT_ERRNO",\n  "syscalls": [\n    {"names": ["read"] "action": 1}\n  ]\n}', "4:24"),
+    ('{\n  "defaultAction": "SCMP_ACT_ERRNO",\n  "syscalls": [],\n}\n', "4:1"),
+    ("", "1:1"),
+])
+def test_check_reports_syntax_errors_with_line_and_column(text: str, position: str, tmp_path: Path) -> None:
+    from generator.cli import Environment, main
+
+    path = tmp_path / "broken.json"
+    path.write_text(text)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["seccomp", "check", str(path)], Environment(stdout=out, stderr=err, stdin_isatty=False))
+    assert code == 2 and out.getvalue() == ""
+    assert err.getvalue().startswith(f"hardcase: error: {path}:{position}: JSON syntax error: ")
+    assert err.getvalue().count("\n") == 1

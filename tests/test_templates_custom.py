@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
-from scaffold_support import REPO, assert_one_line_error, files_under, load_yaml, run_cli, run_ok
+from scaffold_support import (
+    REPO,
+    TEMPLATE_PROJECT,
+    assert_one_line_error,
+    files_under,
+    load_yaml,
+    make_template,
+    run_cli,
+    run_ok,
+)
 
-PROJECT = "{{cookiecutter.name}}"
 PRESET = "go-stdlib"
-
-
-def make_template(root: Path) -> Path:
-    """A copy of the built-in template (without its hook), as an org would fork it."""
-    template = root / "org-template"
-    shutil.copytree(REPO / "templates" / "service", template, ignore=shutil.ignore_patterns("hooks", "__pycache__"))
-    return template
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -58,7 +58,7 @@ def test_a_git_template_is_cloned_and_a_checkout_picks_a_version(tmp_path: Path)
     template = make_template(tmp_path)
     url = git_repo(template)
     git(template, "tag", "v1")
-    compose = template / PROJECT / "compose.yaml"
+    compose = template / TEMPLATE_PROJECT / "compose.yaml"
     compose.write_text(compose.read_text().replace("stop_grace_period: 10s", "stop_grace_period: 20s"))
     git(template, "commit", "-qam", "longer grace period")
 
@@ -101,7 +101,7 @@ def test_checkout_cannot_smuggle_a_git_option(tmp_path: Path) -> None:
 
 def test_answers_stay_data_in_a_custom_template(tmp_path: Path) -> None:
     template = make_template(tmp_path)
-    (template / PROJECT / "NOTE.txt").write_text("{{ cookiecutter.description }} / {{ cookiecutter.team }}\n")
+    (template / TEMPLATE_PROJECT / "NOTE.txt").write_text("{{ cookiecutter.description }} / {{ cookiecutter.team }}\n")
     config = json.loads((template / "cookiecutter.json").read_text())
     config["team"] = "{{ cycler.__init__.__globals__.os.popen('id').read() }}"
     (template / "cookiecutter.json").write_text(json.dumps(config))
@@ -112,7 +112,7 @@ def test_answers_stay_data_in_a_custom_template(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("variable", "filename"), [
-    ("..", f"{PROJECT}/{{{{cookiecutter.escape}}}}/evil"),
+    ("..", f"{TEMPLATE_PROJECT}/{{{{cookiecutter.escape}}}}/evil"),
     ("/tmp/hardcase-evil", "{{cookiecutter.escape}}"),
     ("a/../../evil", "{{cookiecutter.escape}}"),
 ])
@@ -121,7 +121,7 @@ def test_template_paths_cannot_escape_dest(tmp_path: Path, variable: str, filena
     config = json.loads((template / "cookiecutter.json").read_text())
     config["escape"] = variable
     (template / "cookiecutter.json").write_text(json.dumps(config))
-    target = template / PROJECT / filename.removeprefix(f"{PROJECT}/")
+    target = template / TEMPLATE_PROJECT / filename.removeprefix(f"{TEMPLATE_PROJECT}/")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("pwned\n")
     dest = tmp_path / "out" / "svc"
@@ -133,7 +133,7 @@ def test_template_paths_cannot_escape_dest(tmp_path: Path, variable: str, filena
 
 def test_a_symlink_in_a_git_template_is_refused(tmp_path: Path) -> None:
     template = make_template(tmp_path)
-    os.symlink("/etc/passwd", template / PROJECT / "passwd")
+    os.symlink("/etc/passwd", template / TEMPLATE_PROJECT / "passwd")
     url = git_repo(template)  # git stores the link as a link; the clone recreates it
     dest = tmp_path / "svc"
     assert_one_line_error(run_cli("new", dest, "--template", url, "--preset", PRESET, "--no-input"), 3,
@@ -241,10 +241,10 @@ def test_templates_check_passes_a_sound_template_with_its_own_presets(tmp_path: 
 
 def test_templates_check_fails_the_gates_a_broken_template_breaks(tmp_path: Path) -> None:
     template = make_template(tmp_path)
-    (template / PROJECT / "README.Docker.md").unlink()
+    (template / TEMPLATE_PROJECT / "README.Docker.md").unlink()
     dockerfile = template / "templates" / "go.Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("FROM {{ hc.runtime_image }}", "FROM alpine:latest"))
-    compose = template / PROJECT / "compose.yaml"
+    compose = template / TEMPLATE_PROJECT / "compose.yaml"
     compose.write_text(compose.read_text().replace("    read_only: true\n", "    read_only: maybe\n"))
     policy_file = tmp_path / "org.yaml"
     policy_file.write_text("require: {pinned_base_images: true}\n")

@@ -6,19 +6,20 @@ import shutil
 from pathlib import Path
 
 import pytest
-from scaffold_support import REPO, assert_one_line_error, files_under, load_yaml, run_cli, run_ok
+from scaffold_support import (
+    TEMPLATE_PROJECT,
+    assert_one_line_error,
+    files_under,
+    load_yaml,
+    make_template,
+    run_cli,
+    run_ok,
+)
 
 from generator import catalog
 
-PROJECT = "{{cookiecutter.name}}"
 PRESET = "python-fastapi"
 USER_ENV = "      API_KEY_FILE: /run/secrets/api_key\n"
-
-
-def make_template(root: Path) -> Path:
-    template = root / "org-template"
-    shutil.copytree(REPO / "templates" / "service", template, ignore=shutil.ignore_patterns("hooks", "__pycache__"))
-    return template
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -46,7 +47,7 @@ def test_a_fresh_project_is_up_to_date(generated: tuple[Path, Path]) -> None:
 def test_user_edit_and_template_change_merge_cleanly(generated: tuple[Path, Path]) -> None:
     template, project = generated
     edit(project / "compose.yaml", USER_ENV, USER_ENV + "      LOG_LEVEL: debug\n")  # the user's edit
-    edit(template / PROJECT / "compose.yaml", "stop_grace_period: 10s", "stop_grace_period: 30s")  # the org's
+    edit(template / TEMPLATE_PROJECT / "compose.yaml", "stop_grace_period: 10s", "stop_grace_period: 30s")  # the org's
     edit(template / "templates" / "python.Dockerfile", "PYTHONUNBUFFERED=1", "PYTHONUNBUFFERED=1 \\\n    TZ=UTC")
 
     result = run_ok("update", project)
@@ -65,7 +66,7 @@ def test_user_edit_and_template_change_merge_cleanly(generated: tuple[Path, Path
 def test_conflicting_edits_are_marked_like_git_and_exit_1(generated: tuple[Path, Path]) -> None:
     template, project = generated
     edit(project / "compose.yaml", "stop_grace_period: 10s", "stop_grace_period: 60s")
-    edit(template / PROJECT / "compose.yaml", "stop_grace_period: 10s", "stop_grace_period: 30s")
+    edit(template / TEMPLATE_PROJECT / "compose.yaml", "stop_grace_period: 10s", "stop_grace_period: 30s")
     result = run_cli("update", project)
     assert result.exit_code == 1, result.stderr
     assert f"conflict  {project / 'compose.yaml'} (1 conflict(s) marked)" in result.stdout
@@ -78,7 +79,7 @@ def test_conflicting_edits_are_marked_like_git_and_exit_1(generated: tuple[Path,
 
 def test_dry_run_prints_a_unified_diff_and_writes_nothing(generated: tuple[Path, Path]) -> None:
     template, project = generated
-    edit(template / PROJECT / "compose.yaml", "stop_grace_period: 10s", "stop_grace_period: 30s")
+    edit(template / TEMPLATE_PROJECT / "compose.yaml", "stop_grace_period: 10s", "stop_grace_period: 30s")
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in project.rglob("*") if p.is_file()}
     result = run_ok("update", project, "--dry-run")
     assert "--- a/compose.yaml\n+++ b/compose.yaml\n" in result.stdout
@@ -90,8 +91,9 @@ def test_dry_run_prints_a_unified_diff_and_writes_nothing(generated: tuple[Path,
 def test_deleted_files_stay_deleted_and_new_template_files_are_created(generated: tuple[Path, Path]) -> None:
     template, project = generated
     (project / "README.Docker.md").unlink()
-    edit(template / PROJECT / "README.Docker.md", "# ", "# (updated) ")
-    (template / PROJECT / "SECURITY.md").write_text("Report issues to security@{{ cookiecutter.name }}.example\n")
+    edit(template / TEMPLATE_PROJECT / "README.Docker.md", "# ", "# (updated) ")
+    security = template / TEMPLATE_PROJECT / "SECURITY.md"
+    security.write_text("Report issues to security@{{ cookiecutter.name }}.example\n")
     result = run_ok("update", project)
     assert f"deleted   {project / 'README.Docker.md'} (you deleted it; not restored)" in result.stdout
     assert f"create    {project / 'SECURITY.md'}" in result.stdout

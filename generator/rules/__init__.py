@@ -75,10 +75,23 @@ class Rule:
 
 
 def _load() -> tuple[Rule, ...]:
-    from . import base, commands, packages, runtime, secrets, shell, stages, user
+    from . import (
+        base,
+        commands,
+        packages_apk_yum,
+        packages_apt,
+        packages_lang,
+        pins,
+        runtime,
+        secrets,
+        shell,
+        stages,
+        user,
+    )
 
     # ID order is also the order fixes are tried in when two want the same bytes in one pass.
-    rules = tuple(sorted((*user.RULES, *base.RULES, *secrets.RULES, *packages.RULES, *commands.RULES,
+    rules = tuple(sorted((*user.RULES, *base.RULES, *secrets.RULES, *packages_apt.RULES, *packages_apk_yum.RULES,
+                          *packages_lang.RULES, *pins.RULES, *commands.RULES,
                           *runtime.RULES, *shell.RULES, *stages.RULES), key=lambda rule: rule.id))
     seen: set[str] = set()
     for rule in rules:

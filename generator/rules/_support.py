@@ -7,6 +7,7 @@ before the comment block that belongs to the instruction they precede.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from ..dockerfile import Instruction, ParsedDockerfile, Stage
 from ..fix import Edit
@@ -16,6 +17,14 @@ DEBIAN_HINTS = ("debian", "ubuntu", "python", "node", "golang", "ruby", "php", "
                 "maven", "gradle", "rust", "buildpack-deps", "nginx", "httpd", "postgres", "mcr.microsoft.com/dotnet",
                 "amazoncorretto:", "perl", "elixir", "erlang", "haskell", "julia", "r-base", "swift", "tomcat")
 RHEL_HINTS = ("centos", "rhel", "redhat", "ubi", "fedora", "rockylinux", "almalinux", "amazonlinux", "oraclelinux")
+# Windows-only images: Server Core, Nano Server and the .NET Framework / ASP.NET / IIS images built
+# on them (https://hub.docker.com/r/microsoft/windows-servercore, mcr.microsoft.com/dotnet/framework).
+# Tags name the Windows variant of multi-OS images (`python:3.12-windowsservercore-ltsc2022`).
+WINDOWS_IMAGE_RE = re.compile(
+    r"(?:^|/)microsoft/(?:aspnet|iis|dotnet-framework|windowsservercore|nanoserver)(?:[:@]|$)"
+    r"|^mcr\.microsoft\.com/(?:windows|dotnet/framework)(?:[/:@]|$)|servercore|nanoserver|ltsc20\d\d")
+WINDOWS_SHELLS = ("powershell", "pwsh", "cmd")
+POSIX_SHELLS = ("sh", "bash", "ash", "dash", "zsh", "ksh")
 FAMILY_BY_TOOL = (("apt-get", "debian"), ("apt ", "debian"), ("apk ", "alpine"), ("microdnf", "rhel"),
                   ("dnf ", "rhel"), ("yum ", "rhel"))
 
@@ -71,8 +80,30 @@ def has_shell(ref: str) -> bool:
     return not (lowered.startswith("cgr.dev/chainguard/") and "-dev" not in lowered)
 
 
+def is_windows(parsed: ParsedDockerfile, stage: Stage) -> bool:
+    """A Windows container: its base image is a Windows one, or the stage (or one it builds on) sets a
+    Windows shell. Linux-only fixes (users, setuid bits, POSIX shell syntax) do not apply to it."""
+    if WINDOWS_IMAGE_RE.search(image_of(parsed, stage).lower()):
+        return True
+    return any(i.keyword == "SHELL" and i.json and i.value
+               and i.value[0].replace("\\", "/").rsplit("/", 1)[-1].lower().removesuffix(".exe") in WINDOWS_SHELLS
+               for member in stage_chain(parsed, stage) for i in parsed.stage_instructions(member))
+
+
+def posix_shell(parsed: ParsedDockerfile, stage: int) -> bool:
+    """Shell-form commands of the stage go to a POSIX shell: what fixes that write `&&`, `export`
+    or `$(…)` into a RUN need (PowerShell and cmd understand none of it the same way)."""
+    if stage < 0 or is_windows(parsed, parsed.stages[stage]):
+        return False
+    return all(i.keyword != "SHELL" or (i.json and bool(i.value) and i.value[0].rsplit("/", 1)[-1] in POSIX_SHELLS)
+               for member in stage_chain(parsed, parsed.stages[stage]) for i in parsed.stage_instructions(member))
+
+
 def family(parsed: ParsedDockerfile, stage: Stage) -> str | None:
-    """debian, alpine or rhel: from the package manager the stage uses, else from the image name."""
+    """debian, alpine, rhel or windows: a Windows image first, then the Linux package manager the
+    stage uses, else the image name."""
+    if is_windows(parsed, stage):
+        return "windows"
     for member in stage_chain(parsed, stage):
         for instruction in parsed.stage_instructions(member):
             if instruction.keyword == "RUN":
@@ -90,6 +121,38 @@ def family(parsed: ParsedDockerfile, stage: Stage) -> str | None:
     if any(hint in ref for hint in DEBIAN_HINTS):
         return "debian"
     return None
+
+
+def unquoted_positions(text: str) -> Iterator[int]:
+    """Offsets of the characters of a shell command that are outside single and double quotes and
+    not escaped by a backslash: where `|`, `$NAME` and the like mean what they say to the shell."""
+    quote = None
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if quote:
+            if char == quote:
+                quote = None
+            elif char == "\\" and quote == '"':
+                i += 1
+        elif char in "'\"":
+            quote = char
+        elif char == "\\":
+            i += 1
+        else:
+            yield i
+        i += 1
+
+
+def unquote(word: str) -> str:
+    """A Dockerfile word without the one pair of quotes around it (`WORKDIR "/app"` means /app)."""
+    if len(word) >= 2 and word[0] == word[-1] and word[0] in "'\"":
+        return word[1:-1]
+    return word
+
+
+def workdir_path(instruction: Instruction) -> str:
+    return unquote(instruction.value[0]) if instruction.value else ""
 
 
 def user_of(instruction: Instruction) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..dockerfile import ParsedDockerfile
+from ..dockerfile import Instruction, ParsedDockerfile
 from ..fix import Edit, Fix, FixSafety
 from . import Rule, Severity, Violation
 from ._support import (
@@ -19,13 +19,20 @@ from ._support import (
     image_tag,
     keyword_end,
     runs_as_root,
+    stage_chain,
+    unquote,
 )
 
 URL_RE = re.compile(r"^(?:https?|ftp)://|^git@|\.git(?:#.*)?$", re.IGNORECASE)
 ARCHIVE_RE = re.compile(r"\.(?:tar|tgz|tbz2?|txz|tar\.(?:gz|bz2|xz|zst|lz4)|gz|bz2|xz)$", re.IGNORECASE)
 # A destination that names a file: a last path component with an extension, no variable, no trailing slash.
 FILE_DESTINATION_RE = re.compile(r"(?:^|/)[\w-]+\.[A-Za-z0-9]{1,5}$")
-PIPE_TO_SHELL_RE = re.compile(r"\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:/(?:usr/)?bin/)?(?:ba|z|da)?sh\b")
+# A download piped into a program that runs what it reads: a shell (whatever its arguments), or an
+# interpreter reading its program from stdin (no arguments, `-`, or `--` before the script's own).
+PIPE_TO_SHELL_RE = re.compile(
+    r"\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+(?:-[A-Za-z]+\s+|--preserve-env\S*\s+)*)?(?:env\s+)?"
+    r"(?:/(?:usr/)?(?:local/)?bin/)?"
+    r"(?:(?:ba|z|da|k)?sh\b|(?:python[\d.]*|php[\d.]*|perl|ruby|node)(?=[ \t]*(?:$|--?(?:\s|$)|[;&|)\n])))")
 
 
 def _add_sources(words: tuple[str, ...]) -> tuple[str, ...]:
@@ -55,7 +62,9 @@ def check_add_local(parsed: ParsedDockerfile) -> Iterator[Violation]:
     local archives (which `ADD` unpacks) are reported instead. Needs review for one source named by
     a variable (`ADD ${JAR_FILE} app.jar`): it becomes `COPY` only when the destination is a single
     file with a non-archive extension, since the variable could still name an archive that `ADD`
-    would have unpacked; other sources with variables are reported only.
+    would have unpacked; other sources with variables are reported only. A relative destination
+    stays `ADD` unless a `WORKDIR` of the stage says where it goes (where it lands is the base
+    image's business otherwise).
     """
     for instruction in parsed.instructions:
         if instruction.keyword != "ADD" or instruction.heredocs:
@@ -74,6 +83,8 @@ def fix_add_local(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
         return None
     if any(f.split("=", 1)[0] in ("--checksum", "--keep-git-dir", "--unpack") for f in instruction.flags):
         return None
+    if instruction.stage < 0 or not _destination_is_placed(parsed, instruction):
+        return None
     safety = FixSafety.SAFE
     if any("$" in s for s in sources):
         # The variable could name an archive, which ADD would unpack: only when the destination is
@@ -85,6 +96,18 @@ def fix_add_local(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     end = keyword_end(parsed, instruction)
     keyword = parsed.text[end - 3:end]
     return Fix((Edit(end - 3, end, "COPY" if keyword.isupper() else "copy"),), safety, "ADD -> COPY")
+
+
+def _destination_is_placed(parsed: ParsedDockerfile, instruction: Instruction) -> bool:
+    """The destination is absolute, or a WORKDIR of the stage (or a stage it builds on) says where a
+    relative one goes. Otherwise it lands in the base image's working directory, whatever that is,
+    and as COPY it is a new finding (hadolint DL3045)."""
+    destination = unquote(instruction.value[-1])
+    if destination.startswith(("/", "$")) or re.match(r"^[A-Za-z]:[\\/]", destination):
+        return True
+    return any(i.keyword == "WORKDIR" and i.index < instruction.index
+               for member in stage_chain(parsed, parsed.stages[instruction.stage])
+               for i in parsed.stage_instructions(member))
 
 
 def check_add_remote(parsed: ParsedDockerfile) -> Iterator[Violation]:
@@ -117,9 +140,25 @@ def check_add_remote(parsed: ParsedDockerfile) -> Iterator[Violation]:
             yield ADD_REMOTE.violation(instruction.start_line, remote[0], instruction=instruction.index)
 
 
+# `sudo` where the shell runs it as a command (not `apt-get install sudo`, not `echo sudo`).
+SUDO_COMMAND_RE = re.compile(
+    r"(?:^|&&|\|\||[;|(\n`]|\$\()[ \t]*(?:(?:exec|command|env|time|nohup)[ \t]+|[A-Za-z_]\w*=\S*[ \t]+)*"
+    r"(sudo)(?=\s|$)")
+# `sudo` and what may be dropped with it: nothing, or only `-E`/`--preserve-env` (the environment is kept anyway).
+SUDO_PREFIX_RE = re.compile(r"sudo[ \t]+(?:(?:-E|--preserve-env)[ \t]+)*(?=[^\s-])")
+INSTALL_TOOLS = ("apt-get", "apt", "apk", "yum", "dnf", "microdnf")
+
+
+def _installs_sudo(command: str) -> bool:
+    from .packages import _invokes, segments
+
+    return any(_invokes(words, INSTALL_TOOLS, ("install", "add")) and "sudo" in words[1:]
+               for words in segments(command))
+
+
 def check_sudo(parsed: ParsedDockerfile) -> Iterator[Violation]:
     """What it does:
-    Checks for `sudo` in `RUN`.
+    Checks for `sudo` in `RUN`: run as a command, or installed as a package.
 
     Why is this bad?
     Build steps already run as root until a `USER` says otherwise; `sudo` in an image means a sudo
@@ -139,24 +178,38 @@ def check_sudo(parsed: ParsedDockerfile) -> Iterator[Violation]:
     Needs review. Plain `sudo CMD` prefixes are removed where the step runs as root anyway, and so
     is `sudo -E CMD` (`--preserve-env`: the command keeps the environment it has without sudo);
     `sudo` with other options, or after a non-root `USER`, is reported only (switch to `USER root`
-    for that step).
+    for that step). A `sudo` package in an install list is reported, never removed: every command
+    of the `RUN` still runs as written, and something later may need it.
     """
     for run in parsed.instructions:
-        if run.keyword == "RUN" and re.search(r"(?:^|[\s;&|(])sudo\s", run.command + " "):
+        if run.keyword != "RUN":
+            continue
+        if SUDO_COMMAND_RE.search(run.command):
             yield SUDO.violation(run.start_line, instruction=run.index)
+        elif _installs_sudo(run.command):
+            yield SUDO.violation(run.start_line, "the sudo package is installed", instruction=run.index)
 
 
 def fix_sudo(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     run = parsed.instructions[violation.instruction]
     if run.stage < 0 or not runs_as_root(effective_user(parsed, parsed.stages[run.stage], before=run.index)):
         return None
-    source = comment_free(parsed, run)
-    matches = list(re.finditer(r"(?:(?<=[\s;&|(]))sudo[ \t]+(?:(?:-E|--preserve-env)[ \t]+)*(?=[^\s-])", source))
-    uses = len(re.findall(r"(?:^|[\s;&|(])sudo\s", run.command + " "))
-    if not matches or len(matches) != uses:
+    begin = command_start(parsed, run)
+    if begin is None:
         return None
-    edits = tuple(Edit(run.start + m.start(), run.start + m.end(), "") for m in matches)
-    return Fix(edits, FixSafety.NEEDS_REVIEW, "removed sudo")
+    source = comment_free(parsed, run)
+    continuation = re.compile(rf"{re.escape(parsed.escape)}\r?\n")
+    # The same command positions as in the check, found in the source (continuations become spaces).
+    flat = continuation.sub(lambda m: " " * len(m.group(0)), source[begin - run.start:])
+    edits = []
+    for use in SUDO_COMMAND_RE.finditer(flat):
+        prefix = SUDO_PREFIX_RE.match(flat, use.start(1))
+        if prefix is None:
+            return None  # sudo -u, -i, …: the step needs another user; only reported
+        edits.append(Edit(begin + prefix.start(), begin + prefix.end(), ""))
+    if not edits or len(edits) != len(SUDO_COMMAND_RE.findall(run.command)):
+        return None  # the source and the command BuildKit runs disagree (comments inside continuations)
+    return Fix(tuple(edits), FixSafety.NEEDS_REVIEW, "removed sudo")
 
 
 CHMOD_777_RE = re.compile(r"\bchmod((?:[ \t]+-[A-Za-z]+)*)[ \t]+0?777(?=\s)")
@@ -201,7 +254,8 @@ def fix_chmod_777(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
 
 def check_pipe_to_shell(parsed: ParsedDockerfile) -> Iterator[Violation]:
     """What it does:
-    Checks for downloads piped straight into a shell (`curl … | sh`, `wget -O- … | bash`).
+    Checks for downloads piped straight into a shell or an interpreter that runs what it reads
+    (`curl … | sh`, `wget -O- … | sudo -E bash -`, `curl … | python3 -`, `| php`, `| perl`, `| ruby`).
 
     Why is this bad?
     The script is executed as root without being verified; whoever controls the server (or the

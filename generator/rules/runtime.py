@@ -6,10 +6,10 @@ import posixpath
 import re
 from collections.abc import Iterator
 
-from ..dockerfile import ParsedDockerfile
-from ..fix import Fix, FixSafety
+from ..dockerfile import Instruction, ParsedDockerfile
+from ..fix import Edit, Fix, FixSafety
 from . import Rule, Severity, Violation
-from ._support import image_of, insert_at_runtime, replace_instruction
+from ._support import command_start, image_of, insert_at_runtime, replace_instruction, workdir_path
 
 SHELL_META_RE = re.compile(r"[$`|&;<>(){}\[\]*?~'\"\\#!\n]")
 HEALTH_OPTIONS = "--interval=30s --timeout=5s --start-period=15s --retries=3"
@@ -112,13 +112,14 @@ def _probe(parsed: ParsedDockerfile, port: str) -> list[str] | None:
         code = f"import socket; socket.create_connection(('127.0.0.1', {port}), 3)"
         return ["python", "-c", code]
     if image.startswith("node") and "distroless" not in image:
-        code = (f"require('net').connect({port}, '127.0.0.1').on('connect', () => process.exit(0))"
-                ".on('error', () => process.exit(1))")
+        # `function` rather than arrow functions: node images older than 4 reject `=>`.
+        code = (f"require('net').connect({port}, '127.0.0.1')"
+                ".on('connect', function () { process.exit(0); }).on('error', function () { process.exit(1); })")
         return ["node", "-e", code]
     installs = re.findall(r"(?:apt-get|apt|apk|yum|dnf|microdnf)\b[^&;|]*\b(?:install|add)\b([^&;|]*)", runs)
-    packages = set(" ".join(installs).split())
+    packages = {word.split("=", 1)[0] for word in " ".join(installs).split()}  # `curl=7.88.1-10` is curl
     if "curl" in packages:
-        return ["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/"]
+        return ["curl", "-fs", "-o", "/dev/null", f"http://127.0.0.1:{port}/"]  # -f: an HTTP error is unhealthy
     if "wget" in packages:
         return ["wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}/"]
     return None
@@ -138,7 +139,14 @@ def fix_healthcheck(parsed: ParsedDockerfile, violation: Violation) -> Fix | Non
     return Fix((edit,), FixSafety.NEEDS_REVIEW, f"health check with {probe[0]}")
 
 
-SSH_PACKAGE_RE = re.compile(r"\b(?:openssh-server|dropbear)\b|(?:^|[\s/\"])sshd\b")
+SSH_PACKAGE_RE = re.compile(r"\b(?:openssh-server|dropbear)\b|(?:^|[\s/\"])sshd\b"
+                            r"|\b(?:rc-)?service\s+ssh\s+start\b|/etc/init\.d/ssh\s+start\b")
+# Starting the SSH daemon in the background (it forks unless given -D): `service ssh start`,
+# `/etc/init.d/ssh start`, `rc-service sshd start`, `/usr/sbin/sshd`.
+SSHD_START = (r"(?:(?:service|rc-service)[ \t]+sshd?[ \t]+start|/etc/init\.d/sshd?[ \t]+start"
+              r"|(?:/usr/sbin/)?sshd(?:[ \t]+-[a-ce-zA-CE-Z]\S*)*)")
+# …first in a shell-form command that goes on to start the real service.
+SSHD_CHAINED_RE = re.compile(rf"{SSHD_START}[ \t]*(?:&&|;)[ \t]*(?=\S)")
 
 
 def check_ssh_server(parsed: ParsedDockerfile) -> Iterator[Violation]:
@@ -147,24 +155,57 @@ def check_ssh_server(parsed: ParsedDockerfile) -> Iterator[Violation]:
 
     Why is this bad?
     An SSH daemon is another remote entry point with its own keys and credentials to manage; use
-    `docker exec` to get into a container (CIS Docker Benchmark 5.6).
+    `docker exec` to get into a container (CIS Docker Benchmark 5.6). And it needs root: in a
+    container that runs as a non-root user it cannot start at all.
 
     Example:
     ```dockerfile
     RUN apt-get install -y openssh-server
+    CMD service ssh start && node server.js
     ```
 
     Use instead:
     ```dockerfile
     # no SSH server; `docker exec -it CONTAINER sh` when a shell is needed
+    CMD node server.js
     ```
 
     Fix safety:
-    Not fixable: removing the daemon changes how the container is operated.
+    Needs review. Only a shell-form `CMD`/`ENTRYPOINT` that starts the daemon in the background first
+    and then the real service (`service ssh start && …`, `/usr/sbin/sshd; …`) is fixed: the daemon's
+    start is removed, so the service starts as the non-root user; whoever logged in over SSH must
+    use `docker exec`. The installed packages, keys and `sshd_config` edits are reported for removal
+    by hand. An image whose main process is sshd (or a process manager that starts it) is reported:
+    it needs a redesign, not a rewrite.
     """
     for instruction in parsed.instructions:
         if instruction.keyword in ("RUN", "CMD", "ENTRYPOINT") and SSH_PACKAGE_RE.search(" ".join(instruction.value)):
-            yield SSH_SERVER.violation(instruction.start_line, instruction=instruction.index)
+            detail = ""
+            if instruction.keyword != "RUN":
+                detail = (f"{instruction.keyword} starts sshd, which cannot run as a non-root user"
+                          if _sshd_chained(parsed, instruction) is not None else
+                          f"{instruction.keyword} runs sshd as the service: the image needs a redesign (docker exec)")
+            yield SSH_SERVER.violation(instruction.start_line, detail, instruction=instruction.index)
+
+
+def _sshd_chained(parsed: ParsedDockerfile, instruction: Instruction) -> re.Match[str] | None:
+    """The leading `start sshd &&` of a one-line shell-form CMD/ENTRYPOINT."""
+    if instruction.json or instruction.keyword not in ("CMD", "ENTRYPOINT"):
+        return None
+    start = command_start(parsed, instruction)
+    if start is None:
+        return None
+    match = SSHD_CHAINED_RE.match(parsed.text, start)
+    return match if match is not None and "\n" not in parsed.text[start:match.end()] else None
+
+
+def fix_ssh_server(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
+    instruction = parsed.instructions[violation.instruction]
+    match = _sshd_chained(parsed, instruction)
+    if match is None:
+        return None
+    return Fix((Edit(match.start(), match.end(), ""),), FixSafety.NEEDS_REVIEW,
+               f"{instruction.keyword} no longer starts sshd")
 
 
 def check_expose_22(parsed: ParsedDockerfile) -> Iterator[Violation]:
@@ -260,14 +301,14 @@ def check_relative_workdir(parsed: ParsedDockerfile) -> Iterator[Violation]:
     """
     for instruction in parsed.instructions:
         if instruction.keyword == "WORKDIR" and instruction.value:
-            path = instruction.value[0]
+            path = workdir_path(instruction)
             if not path.startswith(("/", "$")) and not re.match(r"^[A-Za-z]:[\\/]", path):
                 yield RELATIVE_WORKDIR.violation(instruction.start_line, path, instruction=instruction.index)
 
 
 def fix_relative_workdir(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     instruction = parsed.instructions[violation.instruction]
-    path = instruction.value[0]
+    path = workdir_path(instruction)
     if instruction.stage < 0 or "$" in path or not re.fullmatch(r"[\w./-]+", path):
         return None
     current = "/"
@@ -275,9 +316,9 @@ def fix_relative_workdir(parsed: ParsedDockerfile, violation: Violation) -> Fix 
         if earlier.index >= instruction.index:
             break
         if earlier.keyword == "WORKDIR" and earlier.value:
-            if "$" in earlier.value[0]:
+            if "$" in workdir_path(earlier):
                 return None
-            current = posixpath.join(current, earlier.value[0])
+            current = posixpath.join(current, workdir_path(earlier))
     absolute = posixpath.normpath(posixpath.join(current, path))
     keyword = parsed.source(instruction).split(None, 1)[0]
     return Fix((replace_instruction(parsed, instruction, [f"{keyword} {absolute}"]),), FixSafety.NEEDS_REVIEW,
@@ -288,7 +329,8 @@ EXEC_FORM = Rule("HC060", "shell-form-command", Severity.WARNING, "CMD/ENTRYPOIN
                  check_exec_form, fix_exec_form, FixSafety.SAFE)
 HEALTHCHECK = Rule("HC061", "missing-healthcheck", Severity.INFO, "no HEALTHCHECK for an exposed service", "4.6", None,
                    check_healthcheck, fix_healthcheck, FixSafety.NEEDS_REVIEW)
-SSH_SERVER = Rule("HC062", "ssh-server", Severity.ERROR, "SSH server in the image", "5.6", None, check_ssh_server)
+SSH_SERVER = Rule("HC062", "ssh-server", Severity.ERROR, "SSH server in the image", "5.6", None, check_ssh_server,
+                  fix_ssh_server, FixSafety.NEEDS_REVIEW)
 EXPOSE_22 = Rule("HC063", "expose-ssh-port", Severity.WARNING, "port 22 exposed", "5.6", None, check_expose_22,
                  fix_expose_22, FixSafety.NEEDS_REVIEW)
 MAINTAINER = Rule("HC064", "maintainer-deprecated", Severity.STYLE, "MAINTAINER is deprecated", None, "DL4000",

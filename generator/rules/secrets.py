@@ -8,14 +8,28 @@ from collections.abc import Iterator
 from ..dockerfile import Instruction, ParsedDockerfile
 from ..fix import Edit, Fix, FixSafety
 from . import Rule, Severity, Violation
-from ._support import command_start, comment_free, keyword_end, replace_instruction
+from ._support import (
+    command_start,
+    comment_free,
+    keyword_end,
+    posix_shell,
+    replace_instruction,
+    unquoted_positions,
+)
 
 SECRET_NAME_RE = re.compile(
-    r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|^AWS_(?!REGION|DEFAULT_REGION))",
+    r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|ACCOUNT_?KEY|CREDENTIALS?"
+    r"|^AWS_(?!REGION|DEFAULT_REGION)"
+    # Keys that sign or encrypt: Laravel's APP_KEY, WordPress's AUTH_KEY … and *_SALT, JWT and session keys.
+    r"|(?:^|_)(?:APP|AUTH|SECURE_AUTH|LOGGED_IN|NONCE|SIGNING|ENCRYPTION|MASTER|JWT|SESSION)_*KEY$|_SALT$)",
     re.IGNORECASE)
 NOT_SECRET_NAME_RE = re.compile(r"(_FILE|_PATH|_DIR|_URL|_ID|_REGION|_HOST|_PORT|_USER|_NAME)$", re.IGNORECASE)
+# Credentials inside a URL: `scheme://user:password@host` (DATABASE_URL, MONGO_URL, REDIS_URL,
+# MAIL_URL, a Sentry DSN …) or a connection string (`…;Password=…;`), unless the password is a
+# variable reference.
 SECRET_VALUE_RE = re.compile(
-    r"(AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{20,}|glpat-[\w-]{20}|xox[abprs]-[\w-]{10,}"
+    r"([A-Za-z][\w+.-]*://[^/\s:@]*:(?!\$)[^/\s@]+@|(?i:(?:^|;)\s*(?:password|pwd)\s*=\s*(?!\$)[^;\s]+)"
+    r"|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{20,}|glpat-[\w-]{20}|xox[abprs]-[\w-]{10,}"
     r"|sk_live_\w{16,}|-----BEGIN [A-Z ]*PRIVATE KEY|AIza[0-9A-Za-z_-]{35})")
 
 
@@ -42,7 +56,10 @@ def _is_secret(name: str, value: str | None) -> bool:
 def check_secrets(parsed: ParsedDockerfile) -> Iterator[Violation]:
     """What it does:
     Checks `ENV` and `ARG` for secrets: names such as `*PASSWORD*`, `*SECRET*`, `*TOKEN*`,
-    `*API_KEY*`, `AWS_*`, and values that look like keys (`AKIA…`, `ghp_…`, `-----BEGIN … PRIVATE KEY`).
+    `*API_KEY*`, `AWS_*`, signing keys (`APP_KEY`, `AUTH_KEY`, `*_SALT`, `JWT_KEY`), and values
+    that look like keys (`AKIA…`, `ghp_…`, `-----BEGIN … PRIVATE KEY`) or carry a password: in a
+    URL (`DATABASE_URL=postgres://user:password@host/db`, any `scheme://user:password@`) or in a
+    connection string (`…;Password=…;`).
 
     Why is this bad?
     `ENV` values are stored in the image configuration and `ARG` values in its build history:
@@ -65,7 +82,10 @@ def check_secrets(parsed: ParsedDockerfile) -> Iterator[Violation]:
     variable, mounts a build secret named after it and exports it for that command only. The build
     then needs `--secret`; a value the application read from `ENV` at run time must be passed at run
     time instead (a secrets file). Unquoted uses of the variable in that `RUN` are quoted (a secret
-    is one word; shell word splitting of it is not kept). Uses outside `RUN` (or in other stages) are only reported.
+    is one word; shell word splitting of it is not kept). A global `ARG` (before the first `FROM`) is
+    removed together with the `ARG NAME` lines that bring it into stages, whose uses are moved the
+    same way. Uses outside `RUN` (in `CMD`, a `FROM` line, a later stage that inherits the `ENV`) and
+    `RUN`s of a non-POSIX shell (Windows, PowerShell) are only reported.
     """
     for instruction in parsed.instructions:
         if instruction.keyword not in ("ENV", "ARG"):
@@ -84,48 +104,34 @@ def _uses(name: str, text: str) -> bool:
 def _unquoted_uses(name: str, text: str) -> list[tuple[int, int]]:
     """Spans of `$NAME` / `${NAME}` that are outside single and double quotes (shell word splitting applies)."""
     use = re.compile(rf"\$(?:{re.escape(name)}\b|\{{{re.escape(name)}\}})")
-    spans: list[tuple[int, int]] = []
-    quote = None
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if quote:
-            if char == quote:
-                quote = None
-            elif char == "\\" and quote == '"':
-                i += 1
-        elif char in "'\"":
-            quote = char
-        elif char == "\\":
-            i += 1
-        elif char == "$" and (match := use.match(text, i)):
-            spans.append((match.start(), match.end()))
-            i = match.end()
-            continue
-        i += 1
-    return spans
+    return [(match.start(), match.end()) for i in unquoted_positions(text)
+            if text[i] == "$" and (match := use.match(text, i))]
 
 
-def fix_secrets(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
-    declaration = parsed.instructions[violation.instruction]
-    pairs = _pairs(declaration)
-    secret = [n for n, v in pairs if _is_secret(n, v)]
-    kept = [(n, v) for n, v in pairs if not _is_secret(n, v)]
-    edits: list[Edit] = []
-    if kept:
-        keyword = parsed.source(declaration).split(None, 1)[0]
-        words = " ".join(n if v is None else f"{n}={v}" for n, v in kept)
-        edits.append(replace_instruction(parsed, declaration, [f"{keyword} {words}"]))
-    else:
-        edits.append(replace_instruction(parsed, declaration, []))
+def _without(parsed: ParsedDockerfile, declaration: Instruction, names: list[str]) -> Edit:
+    """The ENV/ARG rewritten without NAMES (removed when nothing else is left)."""
+    kept = [(n, v) for n, v in _pairs(declaration) if n not in names]
+    keyword = parsed.source(declaration).split(None, 1)[0]
+    line = [f"{keyword} " + " ".join(n if v is None else f"{n}={v}" for n, v in kept)] if kept else []
+    return replace_instruction(parsed, declaration, line)
+
+
+def _moved_to_secrets(parsed: ParsedDockerfile, declaration: Instruction, names: list[str]) -> list[Edit] | None:
+    """Edits that drop NAMES from a stage's ENV/ARG and give every RUN of the stage that uses them a
+    secret mount instead; None when a use cannot be moved (not a POSIX-shell RUN, or a later stage
+    that inherits an ENV)."""
+    edits = [_without(parsed, declaration, names)]
     for later in parsed.instructions[declaration.index + 1:]:
-        names = [n for n in secret if _uses(n, parsed.source(later))]
-        if not names:
+        if declaration.keyword == "ARG" and later.stage != declaration.stage:
+            continue  # an ARG is in scope until the end of its stage; later stages declare their own
+        used = [n for n in names if _uses(n, parsed.source(later))]
+        if not used:
             continue
-        if later.keyword != "RUN" or later.stage != declaration.stage or later.json or later.heredocs:
+        if (later.keyword != "RUN" or later.stage != declaration.stage or later.json or later.heredocs
+                or not posix_shell(parsed, later.stage)):
             return None
-        prefix = "".join(f" --mount=type=secret,id={n.lower()}" for n in names)
-        exports = "".join(f'{n}="$(cat /run/secrets/{n.lower()})" && export {n} && ' for n in names)
+        prefix = "".join(f" --mount=type=secret,id={n.lower()}" for n in used)
+        exports = "".join(f'{n}="$(cat /run/secrets/{n.lower()})" && export {n} && ' for n in used)
         start = keyword_end(parsed, later)
         begin = command_start(parsed, later)
         if begin is None:
@@ -134,12 +140,40 @@ def fix_secrets(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
         edits.append(Edit.insert(begin, exports))
         # Quote the uses: the value now comes from a command substitution, and a secret is one word.
         body = comment_free(parsed, later)[begin - later.start:]
-        for n in names:
+        for n in used:
             for first, last in _unquoted_uses(n, body):
                 if first == 0:
                     continue  # the exports go there; a command that is the secret itself stays as written
                 edits += [Edit.insert(begin + first, '"'), Edit.insert(begin + last, '"')]
-    if declaration.stage == -1 and any(_uses(n, parsed.source(i)) for n in secret for i in parsed.instructions):
+    return edits
+
+
+def _global_moved_to_secrets(parsed: ParsedDockerfile, declaration: Instruction, names: list[str]) -> list[Edit] | None:
+    """A global ARG (before the first FROM) reaches a stage only through an `ARG NAME` without a
+    value there: drop it, and move each such redeclaration's uses to secret mounts. Not when a FROM
+    line uses it (an image name is no secret to mount)."""
+    froms = [parsed.instructions[stage.from_instruction] for stage in parsed.stages]
+    if any(_uses(n, parsed.source(i)) for n in names for i in froms):
+        return None
+    edits = [_without(parsed, declaration, names)]
+    for instruction in parsed.instructions:
+        if instruction.keyword == "ARG" and instruction.stage >= 0:
+            inherited = [n for n, v in _pairs(instruction) if n in names and v is None]
+            moved = _moved_to_secrets(parsed, instruction, inherited) if inherited else []
+            if moved is None:
+                return None
+            edits += moved
+    return edits
+
+
+def fix_secrets(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
+    declaration = parsed.instructions[violation.instruction]
+    secret = [n for n, v in _pairs(declaration) if _is_secret(n, v)]
+    if declaration.stage < 0:
+        edits = _global_moved_to_secrets(parsed, declaration, secret)
+    else:
+        edits = _moved_to_secrets(parsed, declaration, secret)
+    if edits is None:
         return None
     return Fix(tuple(edits), FixSafety.NEEDS_REVIEW, "moved to build secrets: " + ", ".join(secret))
 

@@ -9,7 +9,19 @@ from collections.abc import Iterator
 from ..dockerfile import Instruction, ParsedDockerfile, Stage
 from ..fix import Edit, Fix, FixSafety
 from . import Rule, Severity, Violation
-from ._support import command_end, command_start, family, image_name, image_of, insert_after, insert_before, stage_chain
+from ._support import (
+    command_end,
+    command_start,
+    family,
+    image_name,
+    image_of,
+    insert_after,
+    insert_before,
+    posix_shell,
+    stage_chain,
+    unquoted_positions,
+    workdir_path,
+)
 
 SHELLS = {"debian": '["/bin/bash", "-o", "pipefail", "-c"]', "rhel": '["/bin/bash", "-o", "pipefail", "-c"]',
           "alpine": '["/bin/ash", "-eo", "pipefail", "-c"]'}
@@ -24,25 +36,12 @@ LEADING_CD_RE = re.compile(r"cd[ \t]+(/[\w./+@-]*)[ \t]*&&[ \t]*")
 
 def has_pipe(command: str) -> bool:
     """A `|` outside quotes that is not part of `||`."""
-    quote = None
-    i = 0
-    while i < len(command):
-        char = command[i]
-        if quote:
-            if char == quote:
-                quote = None
-            elif char == "\\" and quote == '"':
-                i += 1
-        elif char in "'\"":
-            quote = char
-        elif char == "\\":
-            i += 1
-        elif char == "|":
-            if command[i + 1:i + 2] == "|":
-                i += 2
-                continue
-            return True
-        i += 1
+    paired = -1  # the second `|` of a `||`
+    for i in unquoted_positions(command):
+        if command[i] == "|" and i != paired:
+            if command[i + 1:i + 2] != "|":
+                return True
+            paired = i + 1
     return False
 
 
@@ -137,7 +136,7 @@ def check_cd(parsed: ParsedDockerfile) -> Iterator[Violation]:
     the directory, where `cd` would have failed). The working directory is set back afterwards when
     the previous one is known (an earlier absolute `WORKDIR`, or `/` on a bare distribution image);
     when the next instruction that depends on it is an absolute `WORKDIR`, nothing is restored.
-    Otherwise the `cd` is only reported.
+    Otherwise (and in Windows or PowerShell stages) the `cd` is only reported.
     """
     for run in parsed.instructions:
         if run.keyword == "RUN" and not run.json and re.search(r"(?:^|[\s;&|(])cd(?:\s|$)", run.command):
@@ -148,7 +147,7 @@ def _previous_workdir(parsed: ParsedDockerfile, stage: Stage, before: int) -> st
     for member in reversed(stage_chain(parsed, stage)):
         workdirs = [i for i in parsed.stage_instructions(member) if i.keyword == "WORKDIR" and i.index < before]
         if workdirs:
-            path = workdirs[-1].value[0] if workdirs[-1].value else ""
+            path = workdir_path(workdirs[-1])
             return path if path.startswith("/") and "$" not in path else None
     name = image_name(image_of(parsed, stage)).lower().removeprefix("docker.io/").removeprefix("library/")
     return "/" if name in BARE_DISTROS else None
@@ -160,15 +159,15 @@ def _restore_needed(parsed: ParsedDockerfile, stage: Stage, after: int) -> bool:
         if instruction.index <= after or instruction.keyword in ("ENV", "ARG", "LABEL", "EXPOSE", "USER",
                                                                    "STOPSIGNAL", "MAINTAINER", "SHELL", "VOLUME"):
             continue
-        return not (instruction.keyword == "WORKDIR" and instruction.value
-                    and instruction.value[0].startswith("/") and "$" not in instruction.value[0])
+        return not (instruction.keyword == "WORKDIR" and workdir_path(instruction).startswith("/")
+                    and "$" not in workdir_path(instruction))
     return True
 
 
 def fix_cd(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     run = parsed.instructions[violation.instruction]
     start = command_start(parsed, run)
-    if start is None or run.heredocs or run.stage < 0:
+    if start is None or run.heredocs or not posix_shell(parsed, run.stage):
         return None
     match = LEADING_CD_RE.match(parsed.text, start)
     if match is None or parsed.text.find("\n", start, match.end()) >= 0:
@@ -193,7 +192,8 @@ def _single_command(run: Instruction) -> bool:
 
 def _consecutive_pairs(parsed: ParsedDockerfile) -> Iterator[tuple[Instruction, Instruction]]:
     """Shell-form, flag-free, heredoc-free one-command RUNs that follow each other with only blank lines between."""
-    from .packages import check_apt_lists, check_yum_clean
+    from .packages_apk_yum import check_yum_clean
+    from .packages_apt import check_apt_lists
 
     # An install whose cache cleanup is still missing gets it appended by HC042/HC044; left alone here.
     cleanup = {v.instruction for v in (*check_apt_lists(parsed), *check_yum_clean(parsed))}
@@ -233,7 +233,7 @@ def check_consecutive_runs(parsed: ParsedDockerfile) -> Iterator[Violation]:
     fails; but the layers (and what the build cache reuses) change. RUNs with flags, heredocs or
     exec form, RUNs separated by a comment, installs that still lack their cache cleanup (HC042,
     HC044 add it) and a first command that changes shell state (`cd`, `export`, `set`, …) are not
-    merged.
+    merged; nor are RUNs of a Windows or PowerShell stage (no `&&` there).
     """
     for _, second in _consecutive_pairs(parsed):
         yield CONSECUTIVE_RUNS.violation(second.start_line, instruction=second.index)
@@ -245,6 +245,8 @@ def fix_consecutive_runs(parsed: ParsedDockerfile, violation: Violation) -> Fix 
     words = " ".join(first.value).split()
     if not words or words[0] in STATEFUL or (first, second) not in set(_consecutive_pairs(parsed)):
         return None
+    if not posix_shell(parsed, first.stage):
+        return None  # `&&` is no operator in Windows PowerShell
     end, start = command_end(parsed, first), command_start(parsed, second)
     body = parsed.text[first.start:end].rstrip() if end is not None else ""
     if end is None or start is None or body.endswith(("&&", "||", "|", "&", ";")):

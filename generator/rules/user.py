@@ -16,6 +16,7 @@ from ._support import (
     image_of,
     insert_after,
     insert_at_runtime,
+    is_windows,
     last_of,
     nonroot_by_default,
     runs_as_root,
@@ -65,7 +66,8 @@ def check_root_user(parsed: ParsedDockerfile) -> Iterator[Violation]:
     Needs review. The fix creates user and group 10001 with the distro's own tools (numeric
     `USER 65532:65532` and no creation on images without a shell), hands only the declared `VOLUME`
     directories to it, and switches user after the last build step. An application that writes
-    elsewhere, or binds a port below 1024, has to be adapted.
+    elsewhere, or binds a port below 1024, has to be adapted. Windows images are reported only: the
+    unprivileged account there is `ContainerUser`, and services such as IIS need the administrator.
     """
     stage = parsed.final_stage
     user = effective_user(parsed, stage)
@@ -74,6 +76,8 @@ def check_root_user(parsed: ParsedDockerfile) -> Iterator[Violation]:
     users = [i for i in parsed.stage_instructions(stage) if i.keyword == "USER"]
     where = users[-1] if users else parsed.instructions[stage.from_instruction]
     detail = "the last USER is root" if users else "no USER in the final stage"
+    if is_windows(parsed, stage):
+        detail += " (Windows image: `USER ContainerUser` where the application allows it)"
     yield ROOT_USER.violation(where.start_line, detail, instruction=where.index)
 
 
@@ -94,6 +98,8 @@ def _volumes(parsed: ParsedDockerfile) -> list[str]:
 
 def fix_root_user(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     stage = parsed.final_stage
+    if is_windows(parsed, stage):
+        return None  # no uid 10001, no useradd; whether ContainerUser suffices depends on the app (IIS needs admin)
     image = image_of(parsed, stage)
     lines: list[str] = []
     if nonroot_by_default(image) or not has_shell(image):
@@ -151,10 +157,11 @@ def check_setid_bits(parsed: ParsedDockerfile) -> Iterator[Violation]:
     Fix safety:
     Safe. The `RUN` is added as root after the last build step, so every file the build installs is
     covered; the application itself does not run setuid helpers. Images without a shell are not
-    checked (there is nothing to run `find` with, and distroless images ship none).
+    checked (there is nothing to run `find` with, and distroless images ship none), nor are Windows
+    images (which have no setuid bits).
     """
     stage = parsed.final_stage
-    if not has_shell(image_of(parsed, stage)):
+    if not has_shell(image_of(parsed, stage)) or is_windows(parsed, stage):
         return
     if any("chmod a-s" in i.command or "-perm /6000" in i.command or "chmod u-s" in i.command
            for i in shell_runs(parsed, stage)):

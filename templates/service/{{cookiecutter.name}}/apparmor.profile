@@ -1,0 +1,1 @@
+{% if cookiecutter._hc.apparmor %}{{ cookiecutter._hc.apparmor_profile }}{% endif %}
