@@ -267,12 +267,13 @@ def test_bad_compose_files_are_one_line_errors(tmp_path: Path, text: str, mentio
     assert "not UTF-8" in assert_one_line_error(run_cli("check", path))
 
 
-@pytest.mark.parametrize("preset, publish", [("python-fastapi", "localhost"), ("python-flask", "all"),
-                                             ("go-stdlib", "none"), ("node-express", "localhost")])
-def test_generated_compose_is_clean(tmp_path: Path, preset: str, publish: str) -> None:
+@pytest.mark.parametrize("preset, publish, extra", [("python-fastapi", "localhost", []), ("python-flask", "all", []),
+                                                    ("go-stdlib", "none", []), ("node-express", "localhost", []),
+                                                    ("go-stdlib", "all", ["--apparmor"])])
+def test_generated_compose_is_clean(tmp_path: Path, preset: str, publish: str, extra: list[str]) -> None:
     dest = tmp_path / "svc"
     created = run_cli("new", dest, "--preset", preset, "--set", f"publish={publish}", "--set", "secrets=db_password",
-                      "--no-input")
+                      "--no-input", *extra)
     assert created.exit_code == 0, created.stderr
     result = run_cli("check", dest / "compose.yaml")
     assert (result.exit_code, result.stdout) == (0, "no findings in 1 file(s)\n")
