@@ -20,8 +20,10 @@ from ._support import (
     child,
     image_info,
     image_name,
+    is_shared,
     key_line,
     mapping,
+    merged_source,
     needed_caps,
     quoted,
     seq,
@@ -37,6 +39,12 @@ HEALTH_TIMING = {"interval": "30s", "timeout": "5s", "start_period": "30s", "ret
 
 def _service(parsed: ParsedCompose, violation: Violation) -> Service:
     return parsed.services[violation.instruction]
+
+
+def _where(service: Service, key: str) -> str:
+    """How the report says a uniform fix went into a shared anchor rather than into the service."""
+    shared = merged_source(service.node, key) is not None or is_shared(service.node.get(key))
+    return " (in the shared anchor, for every service that uses it)" if shared else ""
 
 
 def _unknown(service: Service) -> str:
@@ -157,7 +165,8 @@ def fix_no_new_privileges(parsed: ParsedCompose, violation: Violation) -> Compos
         else:
             set_key(service, "security_opt", seq([NO_NEW_PRIVILEGES]), uniform=True)
 
-    return ComposeFix(FixSafety.SAFE, f"{service.name}: security_opt {NO_NEW_PRIVILEGES}", apply)
+    return ComposeFix(FixSafety.SAFE, f"{service.name}: security_opt {NO_NEW_PRIVILEGES}"
+                      f"{_where(service, 'security_opt')}", apply)
 
 
 # --- read-only root filesystem -----------------------------------------------------------------
@@ -648,7 +657,8 @@ def fix_log_rotation(parsed: ParsedCompose, violation: Violation) -> ComposeFix 
             if options.get(key) is None:
                 options[key] = quoted(value)
 
-    return ComposeFix(FixSafety.SAFE, f"{service.name}: logging json-file max-size 10m, max-file 3", apply)
+    return ComposeFix(FixSafety.SAFE, f"{service.name}: logging json-file max-size 10m, max-file 3"
+                      f"{_where(service, 'logging')}", apply)
 
 
 CAP_DROP = ComposeRule("HC120", "compose-capabilities-not-dropped", Severity.WARNING, "capabilities are not dropped",
