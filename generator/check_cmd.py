@@ -77,8 +77,9 @@ def run_check(paths: list[str], output: str, fail_on: str, config_file: str | No
             from .compose import read_compose
             from .compose_lint import check as check_compose
 
-            reports.append(file_report(os.fspath(path), check_compose(read_compose(os.fspath(path)), config),
-                                       kind="compose"))
+            compose = read_compose(os.fspath(path))
+            compose.secrets_dir = os.path.dirname(os.fspath(path)) or "."  # as `harden --in-place` would
+            reports.append(file_report(os.fspath(path), check_compose(compose, config), kind="compose"))
             continue
         parsed = read_dockerfile(path)
         reports.append(file_report(os.fspath(path), check(parsed, config) + policies.findings(path, parsed.text)))

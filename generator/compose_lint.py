@@ -68,7 +68,8 @@ def _described(violation: Violation, fix: ComposeFix | None) -> Violation:
 
 
 def check(parsed: ParsedCompose, config: Config) -> list[Violation]:
-    return [violation for violation, _ in check_with_fixes(parsed, config)]
+    """Findings, each saying whether `harden` can fix it (see `_described`)."""
+    return [_described(violation, fix) for violation, fix in check_with_fixes(parsed, config)]
 
 
 def mark_public(parsed: ParsedCompose, names: list[str]) -> None:

@@ -49,7 +49,7 @@ def fix_state(violation: Violation) -> str:
     rule = rule_of(violation)
     if violation.fix is not None:
         return violation.fix.safety.value
-    if rule.fix is None or rule.fix_safety is None:
+    if rule.fix is None or rule.fix_safety is None or getattr(rule, "fix_known_per_finding", False):
         return "none"
     return rule.fix_safety.value
 

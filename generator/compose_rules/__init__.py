@@ -45,6 +45,9 @@ class ComposeRule:
     fix: FixFn | None = None
     fix_safety: FixSafety | None = None  # the safety of the rule's strictest fix
     hadolint: str | None = None  # compose rules have no hadolint equivalent; reports print the field for all rules
+    # `check` computes each compose finding's fix (cheap, and it depends on the image): a finding without
+    # one is reported as not fixable, not with the rule's usual safety.
+    fix_known_per_finding = True
 
     @property
     def doc(self) -> str:
