@@ -26,9 +26,30 @@ def path_str(path: str) -> str:
     return lead + "/".join(part for part in path.split("/") if part and part != ".") or "."
 
 
+def is_compose(path: str) -> bool:
+    """Compose or Dockerfile, by name; a file with another name is compose when it is YAML with `services:`."""
+    from .compose import is_compose_name, looks_like_compose
+    from .lint import DOCKERFILE_PATTERNS
+
+    name = os.path.basename(path)
+    if is_compose_name(name):
+        return True
+    import fnmatch
+
+    if any(fnmatch.fnmatch(name, pattern) for pattern in DOCKERFILE_PATTERNS):
+        return False
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(65536).decode("utf-8", "replace")
+    except OSError:
+        return False
+    return looks_like_compose(head)
+
+
 def run_check(paths: list[str], output: str, fail_on: str, config_file: str | None, stdout: TextIO,
               policy_file: str | None = None) -> int:
-    """Check files and directories; write the report; the exit status (0 clean, 1 findings).
+    """Check Dockerfiles and compose files (and directories of them); write the report; the exit status
+    (0 clean, 1 findings).
 
     Org policy violations (POLxxx) join the findings when a policy applies (see `check_policy`).
     """
@@ -47,11 +68,19 @@ def run_check(paths: list[str], output: str, fail_on: str, config_file: str | No
 
         files = list(discover([Path(path) for path in paths]))
         if not files:
-            raise UsageError(f"no Dockerfiles found in {', '.join(paths)}")
+            raise UsageError(f"no Dockerfiles or compose files found in {', '.join(paths)}")
     config = load_config(config_file, os.getcwd())
     policies = PolicyLookup(policy_file)
     reports = []
     for path in files:
+        if is_compose(os.fspath(path)):
+            from .compose import read_compose
+            from .compose_lint import check as check_compose
+
+            compose = read_compose(os.fspath(path))
+            compose.secrets_dir = os.path.dirname(os.fspath(path)) or "."  # as `harden --in-place` would
+            reports.append(file_report(os.fspath(path), check_compose(compose, config), kind="compose"))
+            continue
         parsed = read_dockerfile(path)
         reports.append(file_report(os.fspath(path), check(parsed, config) + policies.findings(path, parsed.text)))
     stdout.write(render(reports, OutputFormat(output)))

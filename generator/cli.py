@@ -98,8 +98,9 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
                      help="rewrite public image names onto this mirror and resolve there")
     pin.add_argument("--no-backup", action="store_true", help="do not keep FILE.hardcase.bak copies")
     harden = commands.add_parser(
-        "harden", help="rewrite a Dockerfile with hardening fixes and explain each change",
-        description="Apply hardening fixes to a Dockerfile (safe ones by default) and report every change. "
+        "harden", help="rewrite a Dockerfile or compose file with hardening fixes and explain each change",
+        description="Apply hardening fixes to a Dockerfile or compose file (safe ones by default) and report every "
+                    "change. "
                     "Without -o/--in-place/--diff the hardened file goes to stdout and the report to stderr.")
     harden.add_argument("file", type=Path, metavar="FILE")
     where = harden.add_mutually_exclusive_group()
@@ -117,10 +118,13 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
                         help="Debian mirror for --pin-packages (default: $HARDCASE_DEBIAN_MIRROR or deb.debian.org)")
     harden.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     harden.add_argument("--config", type=Path, metavar="FILE", help=f"config file (default: nearest {CONFIG_NAME})")
+    harden.add_argument("--public", action="append", default=[], metavar="SERVICE",
+                        help="compose: keep SERVICE's ports on all interfaces and mark it public (repeatable)")
     cli_platform.add_policy_option(harden)
     check = commands.add_parser(
-        "check", help="audit Dockerfiles: exit 0 clean, 1 findings, 2 usage or parse error",
-        description="Check Dockerfiles (files, or Dockerfile, *.Dockerfile, Dockerfile.* below directories).")
+        "check", help="audit Dockerfiles and compose files: exit 0 clean, 1 findings, 2 usage or parse error",
+        description="Check Dockerfiles and compose files (files, or Dockerfile, *.Dockerfile, Dockerfile.*, "
+                    "compose.yaml, docker-compose.yml, docker-compose.*.yml, *.compose.yaml, ... below directories).")
     check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     check.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     check.add_argument("--fail-on", choices=SEVERITIES, default="style",
@@ -173,16 +177,25 @@ def _cmd_harden(args: argparse.Namespace, env: Environment) -> int:
         raise UsageError(f"{args.file}: no such file")
     if args.output is not None and args.output.exists() and not args.force:
         raise ConflictError(f"{args.output} exists; use --force to replace it")
-    parsed = read_dockerfile(args.file)
-    config = load_config(args.config, ".")
-    resolver = package_resolver(args.pin_packages, args.package_versions, args.debian_mirror, args.unsafe_fixes)
-    with active(resolver):
-        result = harden(parsed, config, unsafe=args.unsafe_fixes)
-    # harden does not fix policy violations; it reports those left in the hardened text
-    remaining = result.remaining + PolicyLookup(args.policy).findings(args.file, result.text)
-    pins = resolver.pins_in(result.text) if resolver is not None else []
-    report = render([file_report(str(args.file), remaining, result.applied, pins)],
-                    OutputFormat(args.format), harden=True)
+    from .check_cmd import is_compose
+
+    if is_compose(str(args.file)):
+        from .compose_cmd import harden_compose
+
+        result, report = harden_compose(args)
+    else:
+        if args.public:
+            raise UsageError("--public only applies to compose files")
+        parsed = read_dockerfile(args.file)
+        config = load_config(args.config, ".")
+        resolver = package_resolver(args.pin_packages, args.package_versions, args.debian_mirror, args.unsafe_fixes)
+        with active(resolver):
+            result = harden(parsed, config, unsafe=args.unsafe_fixes)
+        # harden does not fix policy violations; it reports those left in the hardened text
+        remaining = result.remaining + PolicyLookup(args.policy).findings(args.file, result.text)
+        pins = resolver.pins_in(result.text) if resolver is not None else []
+        report = render([file_report(str(args.file), remaining, result.applied, pins)],
+                        OutputFormat(args.format), harden=True)
     if args.diff:
         import difflib
 

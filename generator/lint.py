@@ -101,6 +101,10 @@ def load_config(explicit: str | os.PathLike[str] | None, start: str | os.PathLik
         raise UsageError(f"{path}: `ignore` must be a list of rule IDs")
     unknown = sorted(set(ignore) - set(RULE_BY_ID))
     if unknown:
+        from .compose_rules import COMPOSE_RULE_BY_ID
+
+        unknown = sorted(set(unknown) - set(COMPOSE_RULE_BY_ID))
+    if unknown:
         raise UsageError(f"{path}: unknown rule ID(s) {', '.join(unknown)}")
     return Config(ignore=frozenset(ignore))
 
@@ -109,12 +113,19 @@ def _is_dockerfile(path: Path) -> bool:
     return not path.name.endswith(BACKUP_SUFFIX) and any(fnmatch.fnmatch(path.name, p) for p in DOCKERFILE_PATTERNS)
 
 
+def _is_checked(path: Path) -> bool:
+    from .compose import is_compose_name
+
+    return _is_dockerfile(path) or (not path.name.endswith(BACKUP_SUFFIX) and is_compose_name(path.name))
+
+
 def discover(paths: list[Path]) -> list[Path]:
-    """Dockerfiles named on the command line, and those found below directories (hidden dirs skipped)."""
+    """Files named on the command line, and the Dockerfiles and compose files found below directories
+    (hidden dirs skipped)."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(files_below(path, _is_dockerfile))
+            found.extend(files_below(path, _is_checked))
         elif path.is_file():
             found.append(path)
         else:

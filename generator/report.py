@@ -13,6 +13,7 @@ from .rules import Rule, Violation, rule_for
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `check` does not import typing
 if TYPE_CHECKING:
+    from .compose_rules import ComposeRule
     from .fix import AppliedFix
     from .package_versions import PackagePin
 
@@ -29,16 +30,17 @@ class FileReport:
     findings: tuple[Violation, ...]  # what remains (check: everything found)
     fixed: tuple[AppliedFix, ...] = ()  # harden: what was changed, in the order it was applied
     pins: tuple[PackagePin, ...] = ()  # harden: the package versions written into the file (HC048)
+    kind: str = "dockerfile"  # or "compose"
 
 
 def file_report(path: str, findings: list[Violation], fixed: list[AppliedFix] | None = None,
-                pins: list[PackagePin] | None = None) -> FileReport:
+                pins: list[PackagePin] | None = None, kind: str = "dockerfile") -> FileReport:
     """Findings in line order (the engine keeps rule order, which decides which fix goes first)."""
     return FileReport(path, tuple(sorted(findings, key=lambda v: (v.line, v.rule_id))), tuple(fixed or ()),
-                      tuple(pins or ()))
+                      tuple(pins or ()), kind)
 
 
-def rule_of(violation: Violation) -> Rule:
+def rule_of(violation: Violation) -> Rule | ComposeRule:
     return rule_for(violation.rule_id)
 
 
@@ -47,7 +49,7 @@ def fix_state(violation: Violation) -> str:
     rule = rule_of(violation)
     if violation.fix is not None:
         return violation.fix.safety.value
-    if rule.fix is None or rule.fix_safety is None:
+    if rule.fix is None or rule.fix_safety is None or getattr(rule, "fix_known_per_finding", False):
         return "none"
     return rule.fix_safety.value
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .compose_rules import COMPOSE_RULES, ComposeRule
 from .report import FileReport, rule_of
 from .rules import HELP_URI, PROJECT_URL, RULE_BY_ID, RULES, Rule, Severity
 
@@ -23,10 +24,12 @@ def _uri(path: str) -> str:
     return candidate.as_uri() if candidate.is_absolute() else candidate.as_posix()
 
 
-def _rule(rule: Rule) -> dict[str, Any]:
+def _rule(rule: Rule | ComposeRule) -> dict[str, Any]:
     summary = rule.doc.split("\n\n", 1)[0].removeprefix("What it does:").strip().replace("\n", " ")
-    policy = rule.id not in RULE_BY_ID
-    tags = ["security", "dockerfile"] + ([f"CIS-{rule.cis}"] if rule.cis else []) + (["policy"] if policy else [])
+    compose = isinstance(rule, ComposeRule)
+    policy = rule.id not in RULE_BY_ID and not compose
+    tags = (["security", "compose" if compose else "dockerfile"] + ([f"CIS-{rule.cis}"] if rule.cis else [])
+            + (["policy"] if policy else []))
     return {
         "id": rule.id,
         "name": rule.name,
@@ -49,8 +52,13 @@ def _pins_property(reports: list[FileReport]) -> dict[str, Any]:
 
 def render_sarif(reports: list[FileReport]) -> str:
     policy_rules = sorted({rule_of(v).id: rule_of(v) for r in reports for v in r.findings
-                           if v.rule_id not in RULE_BY_ID}.values(), key=lambda rule: rule.id)
-    rules = [*RULES, *policy_rules]
+                           if v.rule_id not in RULE_BY_ID and not isinstance(rule_of(v), ComposeRule)}.values(),
+                          key=lambda rule: rule.id)
+    # Compose rules are listed when a compose file was checked, so a Dockerfile-only run is unchanged.
+    compose_rules: tuple[ComposeRule, ...] = ()
+    if any(report.kind == "compose" for report in reports):
+        compose_rules = COMPOSE_RULES
+    rules: list[Rule | ComposeRule] = [*RULES, *compose_rules, *policy_rules]
     index = {rule.id: position for position, rule in enumerate(rules)}
     results = []
     for report in reports:

@@ -9,8 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from compose_support import compose_config_errors, compose_ids, compose_rule_cases, harden_compose
 from harden_support import RULE_CASES, Case, harden_text, rule_cases, rule_ids
 
+from generator.compose import parse_compose
+from generator.compose_lint import check as check_compose
+from generator.compose_rules import COMPOSE_RULES, ComposeRule
 from generator.dockerfile import parse
 from generator.fix import FixSafety
 from generator.lint import Config, check
@@ -38,18 +42,52 @@ def test_rule_case(case: Case) -> None:
             assert {a.violation.rule_id for a in result.applied} == {case.rule}
 
 
+@pytest.mark.parametrize("case", compose_rule_cases(), ids=lambda c: c.id)
+def test_compose_rule_case(case: Case, tmp_path: Path) -> None:
+    """Compose rules through check and harden; every case, and every fix's output, is a file Compose accepts."""
+    assert compose_config_errors(case.text, tmp_path) == "", "the case itself must be a valid compose file"
+    if case.kind == "pass":
+        assert case.rule not in compose_ids(case.text)
+    elif case.kind == "fail":
+        parsed = parse_compose(case.text)
+        found = [v for v in check_compose(parsed, Config()) if v.rule_id == case.rule]
+        assert found, f"{case.rule} does not catch:\n{case.text}"
+        lines = case.text.splitlines()
+        assert all(1 <= v.line <= len(lines) for v in found)
+    else:
+        assert case.rule in compose_ids(case.text), "a fix case must start from a finding"
+        result = harden_compose(case.text, config=Config(select=frozenset({case.rule})), secrets_dir=tmp_path)
+        assert result.text == case.expected
+        assert compose_config_errors(result.text, tmp_path) == ""
+        if case.expected != case.text:
+            assert case.rule not in compose_ids(result.text), "the fix must remove the finding"
+            assert {a.violation.rule_id for a in result.applied} == {case.rule}
+        else:
+            assert not result.applied
+
+
+ALL_RULES: list[Rule | ComposeRule] = [*RULES, *COMPOSE_RULES]
+
+
 def test_every_rule_has_cases() -> None:
     files = {path.stem for path in RULE_CASES.glob("HC*.yaml")}
-    assert files == {rule.id for rule in RULES}
+    assert files == {rule.id for rule in ALL_RULES}
     for rule in RULES:
         kinds = {case.kind for case in rule_cases() if case.rule == rule.id}
         assert kinds == {"pass", "fail", "fix"}, rule.id
+    for compose_rule in COMPOSE_RULES:
+        kinds = {case.kind for case in compose_rule_cases() if case.rule == compose_rule.id}
+        assert kinds == {"pass", "fail", "fix"}, compose_rule.id
 
 
 def test_rule_records() -> None:
-    names = [rule.name for rule in RULES]
+    names = [rule.name for rule in ALL_RULES]
     assert len(set(names)) == len(names)
-    for rule in RULES:
+    for rule in COMPOSE_RULES:
+        assert re.fullmatch(r"HC1\d{2}", rule.id)
+        assert rule.cis is not None
+        assert rule.hadolint is None
+    for rule in ALL_RULES:
         assert re.fullmatch(r"HC\d{3}", rule.id)
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", rule.name)
         assert isinstance(rule.severity, Severity)
@@ -75,12 +113,13 @@ def _sections(doc: str) -> dict[str, str]:
     return sections
 
 
-@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
-def test_rule_docs_have_the_sections(rule: Rule) -> None:
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.id)
+def test_rule_docs_have_the_sections(rule: Rule | ComposeRule) -> None:
     sections = _sections(rule.doc)
     assert list(sections) == list(DOC_SECTIONS), rule.id
     assert all(body.strip() for body in sections.values()), rule.id
-    assert "```dockerfile" in sections["Example"] and "```dockerfile" in sections["Use instead"]
+    fence = "```yaml" if isinstance(rule, ComposeRule) else "```dockerfile"
+    assert fence in sections["Example"] and fence in sections["Use instead"]
     if rule.fix is None:
         assert sections["Fix safety"].strip().startswith("Not fixable"), rule.id
     else:

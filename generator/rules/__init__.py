@@ -16,6 +16,7 @@ from ..record import record as dataclass
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `check` does not import typing
 if TYPE_CHECKING:
+    from ..compose_rules import ComposeRule
     from ..dockerfile import ParsedDockerfile
 
 DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
@@ -103,11 +104,17 @@ RULES: tuple[Rule, ...] = _load()
 RULE_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
 
 
-def rule_for(rule_id: str) -> Rule:
-    """The rule of a finding: a HC rule, or an org policy rule (POLxxx, see `generator.check_policy`)."""
+def rule_for(rule_id: str) -> Rule | ComposeRule:
+    """The rule of a finding: a Dockerfile rule, a compose rule (HC1xx, see `generator.compose_rules`,
+    loaded only when asked for), or an org policy rule (POLxxx, see `generator.check_policy`)."""
     rule = RULE_BY_ID.get(rule_id)
-    if rule is None:
-        from ..check_policy import policy_rule
+    if rule is not None:
+        return rule
+    if rule_id.startswith("HC1"):
+        from ..compose_rules import COMPOSE_RULE_BY_ID
 
-        rule = policy_rule(rule_id)
-    return rule
+        if rule_id in COMPOSE_RULE_BY_ID:
+            return COMPOSE_RULE_BY_ID[rule_id]
+    from ..check_policy import policy_rule
+
+    return policy_rule(rule_id)
