@@ -116,6 +116,8 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
                           help="with --unsafe-fixes: pin packages to the versions in a YAML file (offline, HC048)")
     harden.add_argument("--debian-mirror", metavar="URL",
                         help="Debian mirror for --pin-packages (default: $HARDCASE_DEBIAN_MIRROR or deb.debian.org)")
+    harden.add_argument("--ubuntu-mirror", metavar="URL",
+                        help="Ubuntu mirror for --pin-packages (default: $HARDCASE_UBUNTU_MIRROR, archive.ubuntu.com)")
     harden.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     harden.add_argument("--config", type=Path, metavar="FILE", help=f"config file (default: nearest {CONFIG_NAME})")
     harden.add_argument("--public", action="append", default=[], metavar="SERVICE",
@@ -188,7 +190,8 @@ def _cmd_harden(args: argparse.Namespace, env: Environment) -> int:
             raise UsageError("--public only applies to compose files")
         parsed = read_dockerfile(args.file)
         config = load_config(args.config, ".")
-        resolver = package_resolver(args.pin_packages, args.package_versions, args.debian_mirror, args.unsafe_fixes)
+        resolver = package_resolver(args.pin_packages, args.package_versions, args.debian_mirror, args.unsafe_fixes,
+                                    args.ubuntu_mirror)
         with active(resolver):
             result = harden(parsed, config, unsafe=args.unsafe_fixes)
         # harden does not fix policy violations; it reports those left in the hardened text

@@ -3,6 +3,10 @@
 - apt: the Debian archive's `dists/RELEASE/main/binary-amd64/Packages.xz`, and the same file of
   RELEASE-updates and of RELEASE-security (on the security mirror, MIRROR + `-security` as on
   deb.debian.org): the highest version across the three is what `apt-get install` picks today.
+  An Ubuntu release reads the same suites from the Ubuntu archive, in the four components an
+  Ubuntu image's sources.list enables (main, universe, restricted, multiverse); RELEASE-security
+  comes from security.ubuntu.com, or from the Ubuntu mirror given (mirrors carry the -security
+  suites in the same tree), or from its own variable.
 - pip: PyPI's JSON API (`/pypi/NAME/json`): the newest final, not yanked release whose
   `Requires-Python` admits the image's Python version; left unpinned when the tag does not say which.
 - npm: the registry's package document: `dist-tags.latest`, what `npm install NAME` installs.
@@ -22,9 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UsageError
-from .package_versions import Request, Resolution, Resolver
+from .package_versions import Request, Resolution, Resolver, is_ubuntu
 
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
+UBUNTU_MIRROR, UBUNTU_SECURITY_MIRROR = "http://archive.ubuntu.com/ubuntu", "http://security.ubuntu.com/ubuntu"
+UBUNTU_ENV, UBUNTU_SECURITY_ENV = "HARDCASE_UBUNTU_MIRROR", "HARDCASE_UBUNTU_SECURITY_MIRROR"
+UBUNTU_COMPONENTS = ("main", "universe", "restricted", "multiverse")
 PYPI_URL = "https://pypi.org/pypi"
 NPM_REGISTRY = "https://registry.npmjs.org"
 MIRROR_ENV, PYPI_ENV, NPM_ENV = "HARDCASE_DEBIAN_MIRROR", "HARDCASE_PYPI_URL", "HARDCASE_NPM_REGISTRY"
@@ -128,9 +135,16 @@ def debian_suites(mirror: str, release: str) -> list[str]:
             f"{base}-security/dists/{release}-security/main/binary-amd64/Packages.xz"]
 
 
-def debian_index(mirror: str, release: str) -> dict[str, str]:
+def ubuntu_suites(mirror: str, security: str, release: str) -> list[str]:
+    suites = ((mirror, release), (mirror, f"{release}-updates"), (security, f"{release}-security"))
+    return [f"{base.rstrip('/')}/dists/{suite}/{component}/binary-amd64/Packages.xz"
+            for base, suite in suites for component in UBUNTU_COMPONENTS]
+
+
+def apt_index(urls: list[str]) -> dict[str, str]:
+    """Package name -> the highest version in any of the Packages.xz files at URLS."""
     versions: dict[str, str] = {}
-    for url in debian_suites(mirror, release):
+    for url in urls:
         try:
             text = lzma.decompress(fetch(url)).decode("utf-8", "replace")
         except lzma.LZMAError:
@@ -194,12 +208,17 @@ class OnlineResolver(Resolver):
     debian_mirror: str = DEBIAN_MIRROR
     pypi_url: str = PYPI_URL
     npm_registry: str = NPM_REGISTRY
+    ubuntu_mirror: str = UBUNTU_MIRROR
+    ubuntu_security_mirror: str = UBUNTU_SECURITY_MIRROR
     _apt: dict[str, dict[str, str] | str] = field(default_factory=dict)
 
     @classmethod
-    def from_environment(cls, debian_mirror: str | None = None) -> OnlineResolver:
-        """The indexes from the option and the environment; a URL that is not http(s) is a usage error."""
+    def from_environment(cls, debian_mirror: str | None = None, ubuntu_mirror: str | None = None) -> OnlineResolver:
+        """The indexes from the options and the environment; a URL that is not http(s) is a usage error."""
+        ubuntu = ubuntu_mirror or os.environ.get(UBUNTU_ENV)
         urls = {"--debian-mirror" if debian_mirror else MIRROR_ENV: debian_mirror or os.environ.get(MIRROR_ENV),
+                "--ubuntu-mirror" if ubuntu_mirror else UBUNTU_ENV: ubuntu,
+                UBUNTU_SECURITY_ENV: os.environ.get(UBUNTU_SECURITY_ENV),
                 PYPI_ENV: os.environ.get(PYPI_ENV), NPM_ENV: os.environ.get(NPM_ENV)}
         for name, url in urls.items():
             parts = urllib.parse.urlsplit(url or "http://default")
@@ -207,7 +226,9 @@ class OnlineResolver(Resolver):
                 raise UsageError(f"{name}: {str(url)[:80]!r} is not an http(s) URL")
         return cls(debian_mirror=debian_mirror or os.environ.get(MIRROR_ENV) or DEBIAN_MIRROR,
                    pypi_url=os.environ.get(PYPI_ENV) or PYPI_URL,
-                   npm_registry=os.environ.get(NPM_ENV) or NPM_REGISTRY)
+                   npm_registry=os.environ.get(NPM_ENV) or NPM_REGISTRY,
+                   ubuntu_mirror=ubuntu or UBUNTU_MIRROR,
+                   ubuntu_security_mirror=os.environ.get(UBUNTU_SECURITY_ENV) or ubuntu or UBUNTU_SECURITY_MIRROR)
 
     def lookup(self, request: Request) -> Resolution:
         try:
@@ -223,17 +244,22 @@ class OnlineResolver(Resolver):
 
     def _apt_version(self, request: Request) -> Resolution:
         release = request.context
+        ubuntu = is_ubuntu(release)
+        mirror = (self.ubuntu_mirror if ubuntu else self.debian_mirror).rstrip("/")
         if release not in self._apt:
+            urls = (ubuntu_suites(self.ubuntu_mirror, self.ubuntu_security_mirror, release) if ubuntu
+                    else debian_suites(self.debian_mirror, release))
             try:
-                self._apt[release] = debian_index(self.debian_mirror, release)
+                self._apt[release] = apt_index(urls)
             except FetchError as exc:
                 self._apt[release] = str(exc)
         index = self._apt[release]
         if isinstance(index, str):
             return Resolution(None, index)
         version = index.get(request.name)
-        source = f"{self.debian_mirror.rstrip('/')} {release}"
-        return Resolution(version, source) if version else Resolution(None, f"not in {source} main")
+        source = f"{mirror} {release}"
+        components = ", ".join(UBUNTU_COMPONENTS) if ubuntu else "main"
+        return Resolution(version, source) if version else Resolution(None, f"not in {source} {components}")
 
     def _pip_version(self, request: Request) -> Resolution:
         if not request.context:

@@ -8,7 +8,7 @@ never resolves anything.
 
 The file (what an air-gapped platform team keeps next to its mirror):
 
-    apt:                   # Debian release codename -> package -> version
+    apt:                   # Debian or Ubuntu release codename -> package -> version
       bookworm:
         curl: "7.88.1-10+deb12u12"
     pip:                   # Python version of the image ("3.12"), or "any" -> package -> version
@@ -47,8 +47,8 @@ ANY_PYTHON = "any"
 
 @dataclass(frozen=True)
 class Request:
-    """One package to pin: its manager, its name and what decides the version (apt: the Debian
-    release codename; pip: the image's Python version, "" when unknown; npm: "")."""
+    """One package to pin: its manager, its name and what decides the version (apt: the Debian or
+    Ubuntu release codename; pip: the image's Python version, "" when unknown; npm: "")."""
     manager: str
     name: str
     context: str = ""
@@ -184,12 +184,13 @@ def active(resolver: Resolver | None) -> Iterator[None]:
 
 
 def package_resolver(online: bool, versions_file: Path | None, debian_mirror: str | None,
-                     unsafe: bool) -> Resolver | None:
+                     unsafe: bool, ubuntu_mirror: str | None = None) -> Resolver | None:
     """The resolver `harden`'s options ask for (None: HC048's fix pins nothing)."""
     if (online or versions_file is not None) and not unsafe:
         raise UsageError("--pin-packages and --package-versions go with --unsafe-fixes (pins need review)")
-    if debian_mirror is not None and not online:
-        raise UsageError("--debian-mirror only goes with --pin-packages")
+    for option, mirror in (("--debian-mirror", debian_mirror), ("--ubuntu-mirror", ubuntu_mirror)):
+        if mirror is not None and not online:
+            raise UsageError(f"{option} only goes with --pin-packages")
     if versions_file is not None:
         if not versions_file.is_file():
             raise UsageError(f"{versions_file}: no such file")
@@ -197,11 +198,11 @@ def package_resolver(online: bool, versions_file: Path | None, debian_mirror: st
     if online:
         from .package_index import OnlineResolver
 
-        return OnlineResolver.from_environment(debian_mirror)
+        return OnlineResolver.from_environment(debian_mirror, ubuntu_mirror)
     return None
 
 
-# --- which Debian release an image is built on -----------------------------------------------------
+# --- which Debian or Ubuntu release an image is built on -------------------------------------------
 
 _RELEASES: dict[str, object] = {}
 
@@ -215,30 +216,54 @@ def _release_data() -> dict[str, object]:
     return _RELEASES
 
 
-def archived(codename: str) -> bool:
-    releases = _release_data()["releases"]
-    assert isinstance(releases, dict)
-    return bool(releases.get(codename, {}).get("archived"))
+def _table(key: str) -> dict[str, dict[str, str]]:
+    table = _release_data()[key]
+    assert isinstance(table, dict)
+    return table
 
 
-def debian_release(image: str) -> tuple[str | None, str]:
-    """(codename, "") of the Debian release an image is built on, or (None, why it is not known)."""
+def is_ubuntu(codename: str) -> bool:
+    """The release is Ubuntu's (resolved from the Ubuntu archive), not Debian's."""
+    return codename in _table("ubuntu")
+
+
+def unavailable(codename: str) -> str:
+    """Why the release's archive cannot resolve its packages, or "" when it can."""
+    if _table("releases").get(codename, {}).get("archived"):
+        return f"{codename} is archived (archive.debian.org), not on the Debian mirror"
+    gone = _table("ubuntu").get(codename, {}).get("gone")
+    return f"{codename} has left archive.ubuntu.com ({gone})" if gone else ""
+
+
+def adds_apt_source(text: str) -> bool:
+    """TEXT (Dockerfile instructions) adds an apt source, which may then provide the packages."""
+    patterns = _release_data()["apt_sources"]
+    assert isinstance(patterns, list)
+    return any(re.search(str(pattern), text) for pattern in patterns)
+
+
+def apt_release(image: str) -> tuple[str | None, str]:
+    """(codename, "") of the Debian or Ubuntu release an image is built on, or (None, why it is not known)."""
     from .rules._support import image_name, image_tag
 
-    data = _release_data()
-    releases, tags = data["releases"], data["tags"]
-    assert isinstance(releases, dict) and isinstance(tags, dict)
+    debian, ubuntu, tags = _table("releases"), _table("ubuntu"), _release_data()["tags"]
+    assert isinstance(tags, dict)
     name = image_name(image.lower()).rsplit("/", 1)[-1]
     tag = image_tag(image.lower()) or "latest"
     if "$" in image:
         return None, f"the base image {image} is a build argument"
-    if name == "ubuntu" or "ubuntu" in tag:
-        return None, f"{image} is Ubuntu, not in the Debian archive"
     for part in re.split(r"[-.]", tag):
-        if part in releases:
+        if part in debian or part in ubuntu:
             return part, ""
+    if name == "ubuntu":
+        for codename, entry in ubuntu.items():
+            if re.fullmatch(rf"{re.escape(entry['version'])}(\.\d+)?", tag):
+                return codename, ""
+        return None, f"the tag of {image} names no Ubuntu release (use a tag such as `:22.04` or `:jammy`)"
+    if "ubuntu" in tag:
+        return None, f"the tag of {image} names no Ubuntu release (use a tag such as `:…-jammy`)"
     if name == "debian":
-        for codename, entry in releases.items():
+        for codename, entry in debian.items():
             if re.fullmatch(rf"{entry['version']}(\.\d+)*(-slim)?", tag):
                 return codename, ""
     for prefix, codename in tags.get(name, {}).items():

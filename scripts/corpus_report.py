@@ -110,7 +110,8 @@ def main() -> int:
           f"({'at least' if share >= REQUIRED_REMOVED_SHARE else 'under'} {REQUIRED_REMOVED_SHARE:.0%})")
     print(f"- hadolint version-pin findings: {pins_before} before, {unpinned_pins} after `--unsafe-fixes` alone, "
           f"{pins_after} with the package versions ({'not increased' if pins_after <= pins_before else 'INCREASED'};"
-          " those left are apk/gem/yum packages, Ubuntu or archived Debian bases and tags that name no release)\n")
+          " those left are apk/gem/yum packages, releases gone from their archive, packages after an added apt"
+          " source and tags that name no release)\n")
     print("## hadolint 2.15 findings by rule (no configuration)\n")
     print(by_rule_table(*hadolint))
     print("\n## hardcase check findings by rule\n")

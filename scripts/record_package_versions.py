@@ -1,9 +1,9 @@
 """Resolve the corpus' package versions online once and record them for the offline tests.
 
-Usage: python scripts/record_package_versions.py [--output FILE] [--debian-mirror URL]
+Usage: python scripts/record_package_versions.py [--output FILE] [--debian-mirror URL] [--ubuntu-mirror URL]
 
 Hardens every corpus Dockerfile (tests/corpus) with `--unsafe-fixes` and the online resolver
-(`hardcase harden --pin-packages`: the Debian archive, PyPI, the npm registry), and writes every
+(`hardcase harden --pin-packages`: the Debian and Ubuntu archives, PyPI, the npm registry), and writes every
 version it resolved to tests/corpus/package-versions.yaml, the `--package-versions` file the corpus
 test and scripts/corpus_report.py use. What could not be resolved is printed with the reason.
 Rerun it to refresh the recorded versions; needs network access.
@@ -39,7 +39,9 @@ def render(resolver: OnlineResolver) -> str:
     today = datetime.datetime.now(datetime.UTC).date().isoformat()
     lines = [f"# Package versions for the corpus (tests/corpus), resolved online on {today} by",
              "# scripts/record_package_versions.py: apt from " + resolver.debian_mirror.rstrip("/")
-             + " (main, -updates, -security),",
+             + " (main, -updates, -security)",
+             f"# and {resolver.ubuntu_mirror.rstrip('/')} (main, universe, restricted, multiverse; -updates;",
+             f"# -security from {resolver.ubuntu_security_mirror.rstrip('/')}),",
              f"# pip from {resolver.pypi_url}, npm from {resolver.npm_registry}.",
              "# Schema: generator/package_versions.py."]
     for manager in ("apt", "pip", "npm"):
@@ -60,8 +62,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=CORPUS / "package-versions.yaml")
     parser.add_argument("--debian-mirror", default=None, metavar="URL")
+    parser.add_argument("--ubuntu-mirror", default=None, metavar="URL")
     args = parser.parse_args()
-    resolver = OnlineResolver.from_environment(args.debian_mirror)
+    resolver = OnlineResolver.from_environment(args.debian_mirror, args.ubuntu_mirror)
     for path in sorted(CORPUS.glob("*/Dockerfile")):
         with active(resolver):
             result = harden(read_dockerfile(path), Config(), unsafe=True)

@@ -7,9 +7,10 @@ original RUN command still runs in order, and the final stage runs as a non-root
 corpus, hadolint's findings (no configuration) before and after: issue 4 asks for 90 % of all of
 them gone. Asserted: at least 90 % of those outside the version-pin rules (VERSION_PIN_RULES) are
 gone; the version-pin findings drop and never increase per rule; and every version-pin finding left
-is one hardcase reports as unresolvable, with the reason (apk/gem/yum, Ubuntu or archived Debian
-bases, tags that name no release). The overall figure is printed (and by scripts/corpus_report.py):
-it stays under 90 % only by those unresolvable pins. No engine needed.
+is one hardcase reports as unresolvable, with the reason (apk/gem/yum, releases gone from their
+archive, packages installed after an added apt source, tags that name no release). The overall
+figure is printed (and by scripts/corpus_report.py): it stays under 90 % only by those unresolvable
+pins. No engine needed.
 """
 
 from __future__ import annotations

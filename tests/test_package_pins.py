@@ -1,7 +1,8 @@
 """Package version pinning (HC048's fix): resolution from the package indexes and from a versions file.
 
 A small in-process HTTP server on 127.0.0.1 plays the Debian mirror (Packages.xz of a release, its
--updates and its -security suites), PyPI's JSON API and the npm registry, so no test touches the
+-updates and its -security suites), the Ubuntu archive and security mirror (the same suites in four
+components), PyPI's JSON API and the npm registry, so no test touches the
 public internet. dpkg itself judges the Debian version ordering.
 """
 
@@ -22,7 +23,7 @@ from scaffold_support import assert_one_line_error, run_cli
 
 from generator.errors import UsageError
 from generator.package_index import OnlineResolver, compare_debian, pypi_choice, python_admits
-from generator.package_versions import Request, debian_release, from_mapping, python_version
+from generator.package_versions import Request, apt_release, from_mapping, python_version, unavailable
 
 
 def packages_xz(*stanzas: tuple[str, str]) -> bytes:
@@ -43,10 +44,31 @@ FLASK = {
 }
 
 
+UBUNTU_COMPONENTS = ("main", "universe", "restricted", "multiverse")
+# Ubuntu's jammy: every suite and component answers; what a package's versions are, where.
+JAMMY = {
+    ("ubuntu", "jammy", "main"): [("curl", "7.81.0-1"), ("libc6", "2.35-0ubuntu3")],
+    ("ubuntu", "jammy", "universe"): [("ripgrep", "13.0.0-2")],
+    ("ubuntu", "jammy-updates", "main"): [("curl", "7.81.0-1ubuntu1.20"), ("libc6", "2.35-0ubuntu3.8")],
+    ("ubuntu", "jammy-updates", "universe"): [("ripgrep", "13.0.0-2ubuntu0.1")],
+    ("ubuntu", "jammy-updates", "multiverse"): [("unrar", "1:6.1.5-1ubuntu0.1")],
+    ("ubuntu-security", "jammy-security", "main"): [("curl", "7.81.0-1ubuntu1.21"), ("curl", "7.81.0-1ubuntu1.3")],
+    ("ubuntu-security", "jammy-security", "restricted"): [("nvidia-kernel-common-535", "535.247.01-0ubuntu0.22.04.1")],
+}
+JAMMY_ROUTES = {f"/{mirror}/dists/{suite}/{component}/binary-amd64/Packages.xz":
+                (200, packages_xz(*JAMMY.get((mirror, suite, component), [])))
+                for mirror, suite in (("ubuntu", "jammy"), ("ubuntu", "jammy-updates"),
+                                      ("ubuntu-security", "jammy-security"))
+                for component in UBUNTU_COMPONENTS}
+
+
 class FakeIndexes(http.server.BaseHTTPRequestHandler):
-    """/debian and /debian-security (a mirror), /pypi (PyPI's JSON API), /npm (the registry)."""
+    """/debian and /debian-security (a mirror), /ubuntu and /ubuntu-security (Ubuntu's archive and
+    security mirror), /pypi (PyPI's JSON API), /npm (the registry)."""
 
     routes: ClassVar[dict[str, tuple[int, bytes]]] = {
+        **JAMMY_ROUTES,
+        "/ubuntu/dists/xenial/main/binary-amd64/Packages.xz": (200, packages_xz(("curl", "7.47.0-1ubuntu2"))),
         "/debian/dists/bookworm/main/binary-amd64/Packages.xz": (200, packages_xz(
             ("curl", "7.88.1-10+deb12u8"), ("libc6", "2.36-9+deb12u4"), ("ca-certificates", "20230311"))),
         "/debian/dists/bookworm-updates/main/binary-amd64/Packages.xz": (200, packages_xz(
@@ -91,7 +113,8 @@ def indexes() -> Iterator[str]:
 
 
 def resolver_for(base: str) -> OnlineResolver:
-    return OnlineResolver(debian_mirror=f"{base}/debian", pypi_url=f"{base}/pypi", npm_registry=f"{base}/npm")
+    return OnlineResolver(debian_mirror=f"{base}/debian", pypi_url=f"{base}/pypi", npm_registry=f"{base}/npm",
+                          ubuntu_mirror=f"{base}/ubuntu", ubuntu_security_mirror=f"{base}/ubuntu-security")
 
 
 # --- online resolution ---------------------------------------------------------------------------
@@ -118,6 +141,47 @@ def test_apt_index_that_is_not_xz_or_missing_resolves_nothing_and_says_why(index
     assert broken.version is None and "not xz data" in broken.detail
     absent = resolver.resolve(Request("apt", "curl", "bullseye"))
     assert absent.version is None and "HTTP 404" in absent.detail
+
+
+def test_ubuntu_apt_takes_the_highest_version_across_suites_and_components(indexes: str) -> None:
+    resolver = resolver_for(indexes)
+    assert resolver.resolve(Request("apt", "curl", "jammy")).version == "7.81.0-1ubuntu1.21"  # -security
+    assert resolver.resolve(Request("apt", "libc6", "jammy")).version == "2.35-0ubuntu3.8"  # -updates
+    assert resolver.resolve(Request("apt", "ripgrep", "jammy")).version == "13.0.0-2ubuntu0.1"  # universe
+    assert resolver.resolve(Request("apt", "unrar", "jammy")).version == "1:6.1.5-1ubuntu0.1"  # multiverse
+    assert resolver.resolve(Request("apt", "nvidia-kernel-common-535", "jammy")).version  # restricted
+    curl = resolver.resolve(Request("apt", "curl", "jammy"))
+    assert curl.detail == f"{indexes}/ubuntu jammy"
+    missing = resolver.resolve(Request("apt", "no-such-package", "jammy"))
+    assert missing.version is None and missing.detail == (
+        f"not in {indexes}/ubuntu jammy main, universe, restricted, multiverse")
+    # -security from the security mirror; each file fetched once; nothing from the Debian mirror
+    assert sorted(FakeIndexes.seen) == sorted(JAMMY_ROUTES)
+
+
+def test_ubuntu_release_with_a_missing_suite_resolves_nothing_and_says_why(indexes: str) -> None:
+    resolver = resolver_for(indexes)
+    xenial = resolver.resolve(Request("apt", "curl", "xenial"))  # the fake serves only xenial/main
+    assert xenial.version is None and "xenial/universe" in xenial.detail and "HTTP 404" in xenial.detail
+
+
+def test_ubuntu_security_mirror_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HARDCASE_UBUNTU_MIRROR", "HARDCASE_UBUNTU_SECURITY_MIRROR"):
+        monkeypatch.delenv(name, raising=False)
+    default = OnlineResolver.from_environment()
+    assert (default.ubuntu_mirror, default.ubuntu_security_mirror) == (
+        "http://archive.ubuntu.com/ubuntu", "http://security.ubuntu.com/ubuntu")
+    mirrored = OnlineResolver.from_environment(ubuntu_mirror="http://mirror.local/ubuntu")
+    assert (mirrored.ubuntu_mirror, mirrored.ubuntu_security_mirror) == ("http://mirror.local/ubuntu",) * 2
+    monkeypatch.setenv("HARDCASE_UBUNTU_MIRROR", "http://env.local/ubuntu")
+    monkeypatch.setenv("HARDCASE_UBUNTU_SECURITY_MIRROR", "https://sec.local/ubuntu")
+    both = OnlineResolver.from_environment()
+    assert (both.ubuntu_mirror, both.ubuntu_security_mirror) == ("http://env.local/ubuntu", "https://sec.local/ubuntu")
+    assert OnlineResolver.from_environment(ubuntu_mirror="http://cli.local/ubuntu").ubuntu_mirror == (
+        "http://cli.local/ubuntu")
+    monkeypatch.setenv("HARDCASE_UBUNTU_SECURITY_MIRROR", "ftp://sec.local/ubuntu")
+    with pytest.raises(UsageError, match="HARDCASE_UBUNTU_SECURITY_MIRROR"):
+        OnlineResolver.from_environment()
 
 
 def test_pip_takes_the_newest_final_release_the_python_version_admits(indexes: str) -> None:
@@ -194,13 +258,25 @@ def test_requires_python() -> None:
     ("debian:12-slim", "bookworm"), ("debian:bookworm-20240110-slim", "bookworm"), ("debian:11.9", "bullseye"),
     ("127.0.0.1:5000/library/debian:12-slim", "bookworm"), ("golang:1.27-trixie", "trixie"),
     ("php:7.4-fpm", "bullseye"), ("ruby:2.3", "stretch"), ("rust:1.40", "buster"),
-    ("python:3.11", None), ("ubuntu:22.04", None), ("node:latest", None), ("tomcat:7", None),
-    ("python:${V}", None),
+    ("python:3.11", None), ("node:latest", None), ("tomcat:7", None), ("python:${V}", None),
+    ("ubuntu:22.04", "jammy"), ("ubuntu:16.04", "xenial"), ("ubuntu:xenial", "xenial"), ("ubuntu:14.04", "trusty"),
+    ("ubuntu:jammy-20240111", "jammy"), ("127.0.0.1:5000/library/ubuntu:24.04", "noble"),
+    ("eclipse-temurin:17-jammy", "jammy"), ("maven:3.9-eclipse-temurin-21-noble", "noble"),
+    ("buildpack-deps:focal-curl", "focal"), ("ubuntu:latest", None), ("ubuntu", None), ("ubuntu:18.10", None),
+    ("ubuntu:16.040", None), ("rabbitmq:3.13-ubuntu", None),
 ])
-def test_debian_release_of_an_image(image: str, release: str | None) -> None:
-    found, why = debian_release(image)
+def test_apt_release_of_an_image(image: str, release: str | None) -> None:
+    found, why = apt_release(image)
     assert found == release
     assert (why == "") == (release is not None)
+    if image.startswith("ubuntu") and release is None:
+        assert "names no Ubuntu release" in why
+
+
+def test_releases_gone_from_their_archive() -> None:
+    assert "archive.debian.org" in unavailable("buster") and unavailable("bookworm") == ""
+    assert "left archive.ubuntu.com" in unavailable("trusty") and "old-releases" in unavailable("trusty")
+    assert unavailable("xenial") == "" and unavailable("noble") == ""
 
 
 def test_python_version_of_an_image() -> None:
@@ -285,6 +361,39 @@ def test_harden_pin_packages_online(indexes: str, dockerfile: Path, monkeypatch:
     assert [f["rule"] for f in report["fixed"]].count("HC048") == 2
 
 
+UBUNTU_DOCKERFILE = (
+    "FROM ubuntu:22.04\n"
+    "RUN apt-get update && apt-get install -y --no-install-recommends curl ripgrep \\\n"
+    "    && curl -fsSL https://deb.nodesource.com/setup_20.x | bash - \\\n"
+    "    && apt-get install -y --no-install-recommends nodejs && rm -rf /var/lib/apt/lists/*\n"
+    "FROM ubuntu:14.04\n"
+    "RUN apt-get install -y --no-install-recommends curl\n"
+)
+
+
+def test_harden_pin_packages_online_ubuntu(indexes: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An Ubuntu base resolves from the Ubuntu archive; a package installed after a command that adds
+    an apt source (NodeSource's setup script) and a release gone from the archive stay unpinned."""
+    monkeypatch.setenv("HARDCASE_UBUNTU_SECURITY_MIRROR", f"{indexes}/ubuntu-security")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(UBUNTU_DOCKERFILE, encoding="utf-8")
+    result = run_cli("harden", dockerfile, "--unsafe-fixes", "--pin-packages", "--ubuntu-mirror", f"{indexes}/ubuntu",
+                     "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "install -y --no-install-recommends curl=7.81.0-1ubuntu1.21 ripgrep=13.0.0-2ubuntu0.1 " in result.stdout
+    assert "install -y --no-install-recommends nodejs &&" in result.stdout
+    report = json.loads(result.stderr)["files"][0]
+    assert {(p["context"], p["package"], p["version"], p["source"]) for p in report["package_versions"]} == {
+        ("jammy", "curl", "7.81.0-1ubuntu1.21", f"{indexes}/ubuntu jammy"),
+        ("jammy", "ripgrep", "13.0.0-2ubuntu0.1", f"{indexes}/ubuntu jammy")}
+    left = sorted(f["message"] for f in report["findings"] if f["rule"] == "HC048")
+    assert len(left) == 2
+    assert "curl (trusty has left archive.ubuntu.com" in left[0]
+    source_line = next(n for n, line in enumerate(result.stdout.splitlines(), 1) if "apt-get update" in line)
+    assert f"nodejs (line {source_line} adds an apt source that may provide it: pin it by hand)" in left[1]
+    assert not [path for path in FakeIndexes.seen if "trusty" in path or path.startswith("/debian")]
+
+
 def test_harden_package_versions_file_offline(dockerfile: Path, tmp_path: Path) -> None:
     versions = tmp_path / "versions.yaml"
     versions.write_text('apt:\n  bookworm:\n    curl: "7.88.1-10+deb12u12"\n    ca-certificates: "20230311"\n'
@@ -331,6 +440,8 @@ def test_bad_versions_file_is_one_line_error(dockerfile: Path, tmp_path: Path, c
     (["--unsafe-fixes", "--debian-mirror", "http://x"], "--debian-mirror"),
     (["--unsafe-fixes", "--pin-packages", "--debian-mirror", "ftp://mirror/debian"], "--debian-mirror"),
     (["--unsafe-fixes", "--pin-packages", "--debian-mirror", "file:///etc"], "not an http(s) URL"),
+    (["--unsafe-fixes", "--ubuntu-mirror", "http://x"], "--ubuntu-mirror"),
+    (["--unsafe-fixes", "--pin-packages", "--ubuntu-mirror", "ftp://mirror/ubuntu"], "--ubuntu-mirror"),
 ])
 def test_pin_option_misuse_is_one_line_error(dockerfile: Path, argv: list[str], mentions: str) -> None:
     assert_one_line_error(run_cli("harden", dockerfile, *argv), 2, mentions=mentions)

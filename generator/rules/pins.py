@@ -181,21 +181,40 @@ def _with_arg_defaults(parsed: ParsedDockerfile, image: str) -> str:
 
 def _request(parsed: ParsedDockerfile, run: Instruction, package: Unpinned) -> tuple[Request | None, str]:
     """What to ask the resolver for a package, or why it cannot be asked."""
-    from ..package_versions import Request, archived, debian_release, python_version
+    from ..package_versions import Request, apt_release, python_version, unavailable
 
     if package.manager not in RESOLVABLE:
         return None, UNRESOLVED_WHY
     image = _with_arg_defaults(parsed, image_of(parsed, parsed.stages[run.stage])) if run.stage >= 0 else ""
     if package.manager == "apt":
-        release, why = debian_release(image)
+        release, why = apt_release(image)
         if release is None:
             return None, why
-        if archived(release):
-            return None, f"{release} is archived (archive.debian.org), not on the Debian mirror"
+        if unavailable(release):
+            return None, unavailable(release)
+        source = _apt_source_line(parsed, run, package)
+        if source is not None:
+            return None, f"line {source} adds an apt source that may provide it: pin it by hand"
         return Request("apt", package.name, release), ""
     if package.manager == "pip":
         return Request("pip", package.name, python_version(image)), ""
     return Request("npm", package.name), ""
+
+
+def _apt_source_line(parsed: ParsedDockerfile, run: Instruction, package: Unpinned) -> int | None:
+    """The line of the stage's first instruction before the package that adds an apt source: the
+    release's archive no longer says which version `apt-get install` picks."""
+    from ..package_versions import adds_apt_source
+
+    for instruction in parsed.instructions[:run.index + 1]:
+        if instruction.stage != run.stage or instruction.keyword == "FROM":
+            continue
+        text = comment_free(parsed, instruction)
+        if instruction is run and package.start >= 0:
+            text = text[:package.start - run.start]
+        if adds_apt_source(text):
+            return instruction.start_line
+    return None
 
 
 def check_package_pins(parsed: ParsedDockerfile) -> Iterator[Violation]:
@@ -230,13 +249,16 @@ def check_package_pins(parsed: ParsedDockerfile) -> Iterator[Violation]:
     Fix safety:
     Needs review, and only with a version source: `hardcase harden --unsafe-fixes --pin-packages`
     resolves online — apt from the Debian archive (`dists/RELEASE/main/binary-amd64/Packages.xz`,
-    with RELEASE-updates and RELEASE-security) of the release the base image is built on (from
-    its tag: `python:3.12-slim-bookworm`, `debian:12`, or the tags listed in
-    `generator/data/debian-releases.yaml`; a base image given as a global build argument is read
-    with the argument's default), pip from PyPI's JSON API (the newest release whose
+    with RELEASE-updates and RELEASE-security) or the Ubuntu archive (the same suites, components
+    main, universe, restricted and multiverse) of the release the base image is built on (from
+    its tag: `python:3.12-slim-bookworm`, `debian:12`, `ubuntu:22.04`, `eclipse-temurin:17-jammy`,
+    or the tags listed in `generator/data/debian-releases.yaml`; a base image given as a global
+    build argument is read with the argument's default), pip from PyPI's JSON API (the newest release whose
     `Requires-Python` admits the image's Python version when the tag says it), npm from the
     registry (`dist-tags.latest`); `--package-versions FILE` reads the versions from a YAML file
-    instead, offline. apk, gem and yum/dnf packages, Ubuntu bases, archived Debian releases,
+    instead, offline. apk, gem and yum/dnf packages, releases gone from the archive (Debian
+    archive.debian.org, Ubuntu 14.04), apt packages installed after the stage adds an apt source
+    (`sources.list`, `add-apt-repository`, NodeSource's setup script: that source may provide them),
     packages the source does not know and exec-form `RUN`s stay unpinned and the finding says why. A pin freezes the
     version: security updates then need a new pin, and an apt pin fails to build once the mirror
     drops that version.
