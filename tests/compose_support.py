@@ -58,7 +58,8 @@ def compose_config_errors(text: str, directory: Path) -> str:
     path = directory / "compose.yaml"
     path.write_text(text, encoding="utf-8")
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(directory)}
-    env.update({name: "set-by-test" for name in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", text)})
+    # A variable with a default (`${DB_PORT:-5432}`) is left unset so the default is what Compose checks.
+    env.update({name: "set-by-test" for name in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?!\w|:?-)", text)})
     result = subprocess.run([docker_compose(), "-f", str(path), "--project-directory", str(directory), "config", "-q"],
                             capture_output=True, text=True, env=env, cwd=directory, check=False)
     return "" if result.returncode == 0 else (result.stderr.strip() or f"exit {result.returncode}")

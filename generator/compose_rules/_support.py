@@ -184,14 +184,27 @@ def all_interfaces(ip: str) -> bool:
         return False  # a variable or a host name: not ours to judge
 
 
+VARIABLE_RE = re.compile(r"\$\{[^}]*\}")
+
+
 def port_entry(entry: Any) -> tuple[str | None, str, str] | None:
-    """(host ip, host port, container port) of a short-syntax entry, or None for an unparseable one."""
+    """(host ip, host port, container port) of a short-syntax entry, or None for an unparseable one.
+    Interpolations (`${DB_PORT:-5432}:5432`) are parts of their own, whatever colons they hold."""
     if isinstance(entry, int):
         return None, "", str(entry)
-    match = PORT_RE.match(str(entry).strip())
+    variables: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        variables.append(match.group(0))
+        return f"\0{len(variables) - 1}\0"
+
+    def show(part: str | None) -> str | None:
+        return None if part is None else re.sub("\0(\\d+)\0", lambda m: variables[int(m.group(1))], part)
+
+    match = PORT_RE.match(VARIABLE_RE.sub(hide, str(entry).strip()))
     if match is None:
         return None
-    return match.group("ip"), match.group("host") or "", match.group("container")
+    return show(match.group("ip")), show(match.group("host")) or "", show(match.group("container")) or ""
 
 
 def public_ports(service: Service) -> tuple[bool, set[str]]:

@@ -16,25 +16,33 @@ from collections.abc import Iterator
 from ..compose import ParsedCompose, Service
 from ..fix import FixSafety
 from . import ComposeFix, ComposeRule, Severity, Violation
-from ._support import environment, image_info, mapping, runs_as_root, seq, set_key, writable
+from ._support import environment, image_info, mapping, merged_source, own, runs_as_root, seq, set_key, writable
 
 SECRET_NAME_RE = re.compile(r"(PASSWORD|PASSWD|PASS$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)",
                             re.IGNORECASE)
 
 
 def _secret_vars(service: Service) -> Iterator[tuple[str, str, int]]:
+    """Variables named like a secret, and any variable whose value carries one (a password inside a
+    URL such as `DATABASE_URL=postgres://user:password@db/app`, a cloud or CI token)."""
+    from ..rules.secrets import SECRET_VALUE_RE
+
     for name, value, line in environment(service):
-        if name.upper().endswith("_FILE") or not SECRET_NAME_RE.search(name):
+        if name.upper().endswith("_FILE"):
             continue
         text = "" if value is None else str(value)
-        if text and not text.startswith("/run/secrets/"):
+        if not text or text.startswith("/run/secrets/"):
+            continue
+        if SECRET_NAME_RE.search(name) or SECRET_VALUE_RE.search(text):
             yield name, text, line
 
 
 def check_env_secrets(parsed: ParsedCompose) -> Iterator[Violation]:
     """What it does:
     Checks that no service passes a secret (a variable named like `*PASSWORD*`, `*SECRET*`,
-    `*TOKEN*`, `*API_KEY*`, …) as a plain environment variable.
+    `*TOKEN*`, `*API_KEY*`, …, or a value that holds one: a password inside a URL such as
+    `DATABASE_URL=postgres://user:password@db/app`, a cloud or CI token) as a plain environment
+    variable.
 
     Why is this bad?
     Environment variables show in `docker inspect`, in `/proc/*/environ`, in crash reports and in
@@ -97,6 +105,36 @@ def _other_file(path: str, value: str) -> bool:
         return True
 
 
+def _references(node: object, target: object, seen: set[int]) -> int:
+    """How often TARGET is used below NODE: as a value (an alias, or the anchor's own definition) or
+    as a merge source (`<<: *x`)."""
+    if id(node) in seen:
+        return 0
+    seen.add(id(node))
+    count = 0
+    if isinstance(node, dict):
+        count += sum(1 for source in getattr(node, "merge", ()) or () if source is target)
+        values = [value for key, value in node.items() if own(node, key)]
+    elif isinstance(node, list):
+        values = list(node)
+    else:
+        return 0
+    for value in values:
+        count += 1 if value is target else _references(value, target, seen)
+    return count
+
+
+def _removable(parsed: ParsedCompose, env: object, variable: str) -> bool:
+    """A variable the service sets itself can be replaced; one merged in from an anchor only when
+    that anchor is defined once and merged only here: `NAME` and `NAME_FILE` together stop the
+    official images' entrypoints, so the value must leave the anchor, and no other service may
+    lose it."""
+    source = merged_source(env, variable)
+    if source is None:
+        return True
+    return _references(parsed.data, source, set()) <= 2  # its definition and this merge
+
+
 def fix_env_secrets(parsed: ParsedCompose, violation: Violation) -> ComposeFix | None:
     service = parsed.services[violation.instruction]
     info = image_info(service)
@@ -105,7 +143,8 @@ def fix_env_secrets(parsed: ParsedCompose, violation: Violation) -> ComposeFix |
     existing = {name for name, _, _ in environment(service)}
     moves = [(variable, value) for variable, value, line in _secret_vars(service)
              if line == violation.line and variable in info.file_env and "$" not in value
-             and f"{variable}_FILE" not in existing]
+             and f"{variable}_FILE" not in existing
+             and _removable(parsed, service.node.get("environment"), variable)]
     if not moves:
         return None
     names = {variable: _secret_name(parsed, service, variable, value) for variable, value in moves}
@@ -122,7 +161,22 @@ def fix_env_secrets(parsed: ParsedCompose, violation: Violation) -> ComposeFix |
             secret = names[variable]
             parsed.data["secrets"][secret] = mapping({"file": f"./secrets/{secret}"})
             target = f"/run/secrets/{secret}"
-            if isinstance(env, CommentedMap):
+            source = merged_source(env, variable) if isinstance(env, CommentedMap) else None
+            if source is not None:
+                comment = source.ca.items.pop(variable, None) if isinstance(source, CommentedMap) else None
+                # Deleting from a merged mapping updates its referers through ruamel's
+                # update_key_value, which indexes the merge list the pre-0.19 way; the referer here
+                # is ENV, whose copy of the key goes next anyway.
+                referers, source._ref = source._ref, []
+                try:
+                    del source[variable]
+                finally:
+                    source._ref = referers
+                del env[variable]
+                env[f"{variable}_FILE"] = target
+                if comment is not None:
+                    env.ca.items[f"{variable}_FILE"] = comment
+            elif isinstance(env, CommentedMap):
                 position = list(env).index(variable)
                 comment = env.ca.items.pop(variable, None)
                 del env[variable]
