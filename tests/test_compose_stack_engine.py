@@ -48,15 +48,21 @@ def _engine() -> None:
     require_engine()
 
 
-@pytest.fixture(scope="module")
-def app_image() -> Iterator[str]:
-    """The app built once with BuildKit (offline: FROM the python stand-in, standard library only)."""
+@contextmanager
+def built_app_image() -> Iterator[str]:
+    """The app built with BuildKit (offline: FROM the python stand-in, standard library only), then removed."""
     result = engine.docker("build", "--tag", APP_IMAGE, str(LEGACY / "app"), check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     try:
         yield APP_IMAGE
     finally:
         engine.docker("image", "rm", "--force", APP_IMAGE, check=False)
+
+
+@pytest.fixture(scope="module")
+def app_image() -> Iterator[str]:
+    with built_app_image() as image:
+        yield image
 
 
 def load_app_module() -> ModuleType:
