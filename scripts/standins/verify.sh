@@ -337,6 +337,17 @@ else
 fi
 stop "$c"
 
+c=$(start pg-root-confined --cap-drop ALL --cap-add CHOWN --cap-add DAC_OVERRIDE --cap-add FOWNER --cap-add SETGID \
+    --cap-add SETUID --security-opt no-new-privileges --read-only --tmpfs /tmp \
+    --tmpfs /var/run/postgresql:uid=999,gid=999,mode=3775 -e POSTGRES_PASSWORD=pw "$PG")
+if wait_until "$c" 60 pg_isready -U postgres -h 127.0.0.1; then
+    pass "postgres: started as root with only CHOWN, DAC_OVERRIDE, FOWNER, SETGID, SETUID, no-new-privileges and a read-only rootfs, initialises and runs"
+    expect "postgres: ... and the server runs as 999:999, CapEff 0, NoNewPrivs 1" '^999 999 0000000000000000 1$' pid1_creds "$c"
+else
+    fail "postgres: started as root with only the entrypoint's capabilities did not become ready" "$("$DOCKER" logs "$c" 2>&1)"
+fi
+stop "$c"
+
 echo "== redis:7-bookworm"
 expect "redis: user and group redis are 999:999" '^redis:x:999:999:.* redis:x:999:$' \
     run "$REDIS" sh -c 'echo "$(getent passwd redis) $(getent group redis)"'
@@ -363,6 +374,15 @@ if wait_until "$c" 30 redis-cli ping; then
     expect "redis: started as 999, runs as 999:999, CapEff 0, NoNewPrivs 1" '^999 999 0000000000000000 1$' pid1_creds "$c"
 else
     fail "redis: started as 999 did not answer PING" "$("$DOCKER" logs "$c" 2>&1)"
+fi
+stop "$c"
+c=$(start redis-root-confined --cap-drop ALL --cap-add CHOWN --cap-add SETGID --cap-add SETUID \
+    --security-opt no-new-privileges --read-only --tmpfs /tmp "$REDIS")
+if wait_until "$c" 30 redis-cli ping; then
+    pass "redis: started as root with only CHOWN, SETGID, SETUID, no-new-privileges and a read-only rootfs, answers PING"
+    expect "redis: ... and the server runs as 999:999, CapEff 0, NoNewPrivs 1" '^999 999 0000000000000000 1$' pid1_creds "$c"
+else
+    fail "redis: started as root with only the entrypoint's capabilities did not answer PING" "$("$DOCKER" logs "$c" 2>&1)"
 fi
 stop "$c"
 c=$(start redis-opts "$REDIS" --port 6380 --protected-mode yes)
