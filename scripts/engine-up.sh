@@ -22,8 +22,8 @@
 #   HARDCASE_DOCKER            docker client to use (default /usr/bin/docker: Debian's 20.10 client
 #                              has BuildKit built in; a 23+ client needs the buildx plugin)
 #   HARDCASE_STANDINS_REBUILD  "all" or a comma-separated list of short names (debian, python,
-#                              golang, node, distroless-python, distroless-node, distroless-static)
-#                              to rebuild even when the registry has them
+#                              golang, node, distroless-python, distroless-node, distroless-static,
+#                              postgres, redis) to rebuild even when the registry has them
 #   HARDCASE_DEBIAN_MIRROR     Debian mirror (default: the URIs: line of /etc/apt/sources.list.d/*)
 #   HARDCASE_DOCKERD_TIMEOUT   seconds to wait for dockerd (default 90)
 #   HARDCASE_NODE_MAJOR, HARDCASE_NPM_SPEC, HARDCASE_YARN_SPEC, HARDCASE_COREPACK_SPEC,
@@ -519,13 +519,20 @@ img_distroless_node() {
     ensure_image distroless-node gcr.io/distroless/nodejs24-debian12 nonroot distroless-nodejs24-debian12 \
         prep_distroless_node "base=$DEBIAN_DIGEST" "node=$NODE_MAJOR/$(node_arch)"
 }
+img_postgres() {
+    ensure_image postgres library/postgres 15-bookworm postgres-15-bookworm prep_on_debian "base=$DEBIAN_DIGEST"
+}
+img_redis() {
+    ensure_image redis library/redis 7-bookworm redis-7-bookworm prep_on_debian "base=$DEBIAN_DIGEST"
+}
 img_golang() {
     ensure_image golang library/golang 1.27-bookworm golang-1.27-bookworm prep_golang \
         "base=$DEBIAN_DIGEST" "go=$GO_SPEC"
 }
 jobs_pids=()
 jobs_names=()
-for job in img_golang img_node img_distroless_node img_python img_distroless_python img_distroless_static; do
+for job in img_golang img_node img_distroless_node img_python img_distroless_python img_distroless_static \
+           img_postgres img_redis; do
     ("$job") &
     jobs_pids+=($!)
     jobs_names+=("$job")
@@ -557,7 +564,8 @@ fi
 printf '\n%-62s %-8s %9s  %s\n' "IMAGE" "STATUS" "SIZE(MB)" "DIGEST"
 for key in library/debian:12-slim library/python:3.11-slim-bookworm library/node:24-bookworm-slim \
            library/golang:1.27-bookworm gcr.io/distroless/python3-debian12:nonroot \
-           gcr.io/distroless/nodejs24-debian12:nonroot gcr.io/distroless/static-debian12:nonroot; do
+           gcr.io/distroless/nodejs24-debian12:nonroot gcr.io/distroless/static-debian12:nonroot \
+           library/postgres:15-bookworm library/redis:7-bookworm; do
     read -r status digest <"$RESULT_DIR/${key//\//_}"
     printf '%-62s %-8s %9s  %s\n' "$REG/$key" "$status" "$(reg_size_mb "${key%:*}" "${key##*:}")" "$digest"
 done

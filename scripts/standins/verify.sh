@@ -11,7 +11,13 @@ DOCKER=${HARDCASE_DOCKER:-/usr/bin/docker}
 REG=127.0.0.1:5000
 WORK=$(mktemp -d)
 TAG_PREFIX=hardcase-standin-verify
-trap 'rm -rf "$WORK"; "$DOCKER" image rm -f $("$DOCKER" image ls -q "$TAG_PREFIX/*" 2>/dev/null) >/dev/null 2>&1 || true' EXIT
+CONTAINER_PREFIX=hardcase-standin-verify-$$
+cleanup() {
+    rm -rf "$WORK"
+    "$DOCKER" rm -f -v $("$DOCKER" ps -aq --filter "name=$CONTAINER_PREFIX-" 2>/dev/null) >/dev/null 2>&1 || true
+    "$DOCKER" image rm -f $("$DOCKER" image ls -q "$TAG_PREFIX/*" 2>/dev/null) >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 
 passed=0
 failed=0
@@ -66,7 +72,33 @@ GO=$(ref_of library/golang 1.27-bookworm)
 DPY=$(ref_of gcr.io/distroless/python3-debian12 nonroot)
 DNODE=$(ref_of gcr.io/distroless/nodejs24-debian12 nonroot)
 DSTATIC=$(ref_of gcr.io/distroless/static-debian12 nonroot)
-pass "pull by digest: all 7 stand-ins ($DEB ...)"
+PG=$(ref_of library/postgres 15-bookworm)
+REDIS=$(ref_of library/redis 7-bookworm)
+pass "pull by digest: all 9 stand-ins ($DEB ...)"
+
+# Long-running services: start detached, wait until a probe succeeds, read PID 1's credentials.
+start() {  # SHORT [docker run args...] IMAGE [args...] -> container name
+    local name=$CONTAINER_PREFIX-$1
+    shift
+    "$DOCKER" run -d --name "$name" "$@" >/dev/null
+    printf '%s\n' "$name"
+}
+wait_until() {  # CONTAINER SECONDS CMD...: CMD (run inside the container) succeeds in time
+    local c=$1 deadline=$(($(date +%s) + $2))
+    shift 2
+    until "$DOCKER" exec "$c" "$@" >/dev/null 2>&1; do
+        [ "$("$DOCKER" inspect -f '{{.State.Running}}' "$c" 2>/dev/null)" = true ] || return 1
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        sleep 0.5
+    done
+}
+pid1_creds() {  # CONTAINER -> "UID GID CAPEFF NONEWPRIVS" of its main process, read from the host
+    local pid
+    pid=$("$DOCKER" inspect -f '{{.State.Pid}}' "$1")
+    awk '$1 == "Uid:" { u = $2 } $1 == "Gid:" { g = $2 } $1 == "CapEff:" { c = $2 } $1 == "NoNewPrivs:" { n = $2 }
+         END { print u, g, c, n }' "/proc/$pid/status"
+}
+stop() { "$DOCKER" rm -f -v "$1" >/dev/null 2>&1 || true; }
 
 echo "== debian:12-slim"
 expect "debian: Debian 12, /bin/sh and apt-get present" '^12\.[0-9]+ /usr/bin/apt-get$' \
@@ -253,6 +285,114 @@ fi
 expect_failure "distroless static: no /bin/sh" run --entrypoint /bin/sh "$DSTATIC" -c true
 expect "distroless static: no shell, apt or dpkg file in the image" '^$' forbidden_files "$DSTATIC"
 expect "distroless static: no libc" '^$' sh -c "c=\$($DOCKER create $DSTATIC /none); $DOCKER export \$c | tar -t | grep -E 'libc\\.so' || true; $DOCKER rm \$c >/dev/null"
+
+echo "== postgres:15-bookworm"
+expect "postgres: user and group postgres are 999:999, home /var/lib/postgresql" \
+    '^postgres:x:999:999::/var/lib/postgresql:/bin/bash postgres:x:999:$' \
+    run "$PG" sh -c 'echo "$(getent passwd postgres) $(getent group postgres)"'
+expect "postgres: ENTRYPOINT [docker-entrypoint.sh], CMD [postgres], EXPOSE 5432, VOLUME PGDATA, STOPSIGNAL SIGINT, no USER" \
+    '^\["docker-entrypoint.sh"\] \["postgres"\] \{"5432/tcp":\{\}\} \{"/var/lib/postgresql/data":\{\}\} "SIGINT" ""$' \
+    "$DOCKER" image inspect -f '{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{json .Config.ExposedPorts}} {{json .Config.Volumes}} {{json .Config.StopSignal}} {{json .Config.User}}' "$PG"
+expect "postgres: PGDATA=/var/lib/postgresql/data owned by 999, /var/run/postgresql writable by 999" \
+    '^/var/lib/postgresql/data 999:999 writable$' \
+    run --entrypoint sh "$PG" -c 'echo "$PGDATA $(stat -c %u:%g "$PGDATA") $(setpriv --reuid=999 --regid=999 --clear-groups sh -c "test -w /var/run/postgresql && echo writable")"'
+expect "postgres: PostgreSQL 15; pg_isready, psql, initdb, pg_ctl on PATH" \
+    '^postgres \(PostgreSQL\) 15\.[0-9]+ .* /[^ ]*/pg_isready /[^ ]*/psql /[^ ]*/initdb /[^ ]*/pg_ctl$' \
+    run "$PG" sh -c 'echo "$(postgres --version)" $(for b in pg_isready psql initdb pg_ctl; do command -v "$b"; done)'
+expect_failure "postgres: an empty data directory without POSTGRES_PASSWORD refuses to start" run "$PG"
+expect "postgres: ... saying why" 'superuser password is not specified' sh -c "$DOCKER run --rm $PG 2>&1; true"
+mkdir -p "$WORK/pg-secrets"
+printf 'pw-from-file\n' >"$WORK/pg-secrets/password"
+printf 'appuser' >"$WORK/pg-secrets/user"
+printf 'appdb' >"$WORK/pg-secrets/db"
+chmod 0644 "$WORK/pg-secrets"/*
+c=$(start pg-root -v "$WORK/pg-secrets:/run/secrets:ro" -e POSTGRES_PASSWORD_FILE=/run/secrets/password \
+    -e POSTGRES_USER_FILE=/run/secrets/user -e POSTGRES_DB_FILE=/run/secrets/db "$PG")
+if wait_until "$c" 60 pg_isready -U appuser -d appdb -h 127.0.0.1; then
+    pass "postgres: started as root, initdb from the *_FILE variables, accepting connections"
+    expect "postgres: started as root, the server runs as 999:999 with no effective capability (from /proc)" \
+        '^999 999 0000000000000000 ' pid1_creds "$c"
+    expect "postgres: PGDATA is 0700 and owned by 999 once initialised" '^700 999:999$' \
+        "$DOCKER" exec "$c" sh -c 'stat -c "%a %u:%g" "$PGDATA"'
+    expect "postgres: POSTGRES_USER/DB(_FILE) created; the password from POSTGRES_PASSWORD_FILE logs in over TCP" \
+        '^appuser\|appdb$' \
+        "$DOCKER" exec -e PGPASSWORD=pw-from-file "$c" sh -c 'psql -h "$(hostname -i | cut -d" " -f1)" -U appuser -d appdb -Atc "select current_user, current_database()"'
+    expect "postgres: pg_hba ends with 'host all all all scram-sha-256'" '^host all all all scram-sha-256$' \
+        "$DOCKER" exec "$c" sh -c 'tail -n 1 "$PGDATA/pg_hba.conf"'
+    expect_failure "postgres: a wrong password is refused over TCP" \
+        "$DOCKER" exec -e PGPASSWORD=wrong "$c" sh -c 'psql -h "$(hostname -i | cut -d" " -f1)" -U appuser -d appdb -Atc "select 1"'
+    expect "postgres: listens on every address (listen_addresses = '*')" '^\*$' \
+        "$DOCKER" exec "$c" psql -U appuser -d appdb -Atc 'show listen_addresses'
+else
+    fail "postgres: started as root did not become ready" "$("$DOCKER" logs "$c" 2>&1)"
+fi
+stop "$c"
+c=$(start pg-999 --user 999:999 --read-only --tmpfs /tmp --tmpfs /var/run/postgresql --cap-drop ALL \
+    --security-opt no-new-privileges -e POSTGRES_PASSWORD=pw "$PG")
+if wait_until "$c" 60 pg_isready -U postgres -h 127.0.0.1; then
+    pass "postgres: started as 999 (read-only rootfs, no capabilities, tmpfs /var/run/postgresql) initialises and runs"
+    expect "postgres: started as 999, runs as 999:999, CapEff 0, NoNewPrivs 1" '^999 999 0000000000000000 1$' pid1_creds "$c"
+else
+    fail "postgres: started as 999 did not become ready" "$("$DOCKER" logs "$c" 2>&1)"
+fi
+stop "$c"
+
+c=$(start pg-root-confined --cap-drop ALL --cap-add CHOWN --cap-add DAC_OVERRIDE --cap-add FOWNER --cap-add SETGID \
+    --cap-add SETUID --security-opt no-new-privileges --read-only --tmpfs /tmp \
+    --tmpfs /var/run/postgresql:uid=999,gid=999,mode=3775 -e POSTGRES_PASSWORD=pw "$PG")
+if wait_until "$c" 60 pg_isready -U postgres -h 127.0.0.1; then
+    pass "postgres: started as root with only CHOWN, DAC_OVERRIDE, FOWNER, SETGID, SETUID, no-new-privileges and a read-only rootfs, initialises and runs"
+    expect "postgres: ... and the server runs as 999:999, CapEff 0, NoNewPrivs 1" '^999 999 0000000000000000 1$' pid1_creds "$c"
+else
+    fail "postgres: started as root with only the entrypoint's capabilities did not become ready" "$("$DOCKER" logs "$c" 2>&1)"
+fi
+stop "$c"
+
+echo "== redis:7-bookworm"
+expect "redis: user and group redis are 999:999" '^redis:x:999:999:.* redis:x:999:$' \
+    run "$REDIS" sh -c 'echo "$(getent passwd redis) $(getent group redis)"'
+expect "redis: ENTRYPOINT [docker-entrypoint.sh], CMD [redis-server], EXPOSE 6379, VOLUME /data, WORKDIR /data, no USER" \
+    '^\["docker-entrypoint.sh"\] \["redis-server"\] \{"6379/tcp":\{\}\} \{"/data":\{\}\} "/data" ""$' \
+    "$DOCKER" image inspect -f '{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{json .Config.ExposedPorts}} {{json .Config.Volumes}} {{json .Config.WorkingDir}} {{json .Config.User}}' "$REDIS"
+expect "redis: /data owned by 999; redis-server 7 and redis-cli on PATH" '^999:999 Redis server v=7\.[0-9.]+ .* redis-cli 7\.' \
+    run --entrypoint sh "$REDIS" -c 'echo "$(stat -c %u:%g /data) $(redis-server --version) $(redis-cli --version)"'
+c=$(start redis-root "$REDIS")
+if wait_until "$c" 30 redis-cli ping; then
+    expect "redis: started as root, PING answers PONG" '^PONG$' "$DOCKER" exec "$c" redis-cli ping
+    expect "redis: started as root, the server runs as 999:999 with no effective capability (from /proc)" \
+        '^999 999 0000000000000000 ' pid1_creds "$c"
+    expect "redis: protected mode off and bound to every address by default (as upstream's build)" \
+        '^protected-mode no bind \* -::\*$' \
+        "$DOCKER" exec "$c" sh -c 'echo $(redis-cli config get protected-mode) $(redis-cli config get bind)'
+else
+    fail "redis: started as root did not answer PING" "$("$DOCKER" logs "$c" 2>&1)"
+fi
+stop "$c"
+c=$(start redis-999 --user 999:999 --read-only --cap-drop ALL --security-opt no-new-privileges "$REDIS")
+if wait_until "$c" 30 redis-cli ping; then
+    pass "redis: started as 999 (read-only rootfs, no capabilities) answers PING"
+    expect "redis: started as 999, runs as 999:999, CapEff 0, NoNewPrivs 1" '^999 999 0000000000000000 1$' pid1_creds "$c"
+else
+    fail "redis: started as 999 did not answer PING" "$("$DOCKER" logs "$c" 2>&1)"
+fi
+stop "$c"
+c=$(start redis-root-confined --cap-drop ALL --cap-add CHOWN --cap-add SETGID --cap-add SETUID \
+    --security-opt no-new-privileges --read-only --tmpfs /tmp "$REDIS")
+if wait_until "$c" 30 redis-cli ping; then
+    pass "redis: started as root with only CHOWN, SETGID, SETUID, no-new-privileges and a read-only rootfs, answers PING"
+    expect "redis: ... and the server runs as 999:999, CapEff 0, NoNewPrivs 1" '^999 999 0000000000000000 1$' pid1_creds "$c"
+else
+    fail "redis: started as root with only the entrypoint's capabilities did not answer PING" "$("$DOCKER" logs "$c" 2>&1)"
+fi
+stop "$c"
+c=$(start redis-opts "$REDIS" --port 6380 --protected-mode yes)
+if wait_until "$c" 30 redis-cli -p 6380 ping; then
+    expect "redis: options alone run redis-server with them; an explicit protected-mode still wins" '^protected-mode yes$' \
+        "$DOCKER" exec "$c" sh -c 'echo $(redis-cli -p 6380 config get protected-mode)'
+else
+    fail "redis: redis-server with options did not answer PING on 6380" "$("$DOCKER" logs "$c" 2>&1)"
+fi
+stop "$c"
 
 echo
 echo "$passed passed, $failed failed"
