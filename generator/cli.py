@@ -329,13 +329,9 @@ def _cmd_seccomp(args: argparse.Namespace, env: Environment) -> int:
         if args.output is None:
             env.stdout.write(text)
             return ExitCode.OK
-        from .scaffold import write_atomic
+        from .scaffold import write_output
 
-        if args.output.exists() and not args.force and args.output.read_text(encoding="utf-8") != text:
-            from .errors import ConflictError
-
-            raise ConflictError(f"{args.output} exists; use --force to replace it")
-        write_atomic(args.output, text.encode("utf-8"))
+        write_output(args.output, text, args.force)
         print(f"{args.output}: {len(seccomp.allowed_syscalls(args.runtime))} syscalls allowed", file=env.stdout)
         return ExitCode.OK
     profile = seccomp_check.load_profile(args.profile)

@@ -107,17 +107,14 @@ def cmd_learn(args: argparse.Namespace, env: Environment) -> int:
 
 def cmd_apparmor(args: argparse.Namespace, env: Environment) -> int:
     from . import apparmor
-    from .errors import ConflictError
 
     text = apparmor.generate_for_project(args.dest, args.name)
     if args.output is None:
         env.stdout.write(text)
         return ExitCode.OK
-    if args.output.exists() and not args.force and args.output.read_text(encoding="utf-8") != text:
-        raise ConflictError(f"{args.output} exists; use --force to replace it")
-    from .scaffold import write_atomic
+    from .scaffold import write_output
 
-    write_atomic(args.output, text.encode("utf-8"))
+    write_output(args.output, text, args.force)
     print(f"{args.output}: AppArmor profile {apparmor.profile_name_for(args.dest, args.name)}", file=env.stdout)
     return ExitCode.OK
 

@@ -211,11 +211,6 @@ def parse_compose(text: str, origin: str = "compose.yaml") -> ParsedCompose:
 
 
 def read_compose(path: str) -> ParsedCompose:
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
-    return parse_compose(text, path)
+    from .errors import read_user_text
+
+    return parse_compose(read_user_text(path), path)

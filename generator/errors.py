@@ -46,3 +46,14 @@ class EngineError(HardcaseError):
     """The Docker engine or Compose failed or is missing."""
 
     exit_code = ExitCode.ENGINE
+
+
+def read_user_text(path: str) -> str:
+    """A user's input file as text, or a one-line usage error naming why it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror or exc.__class__.__name__})") from None

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 
 from .dockerfile import ParsedDockerfile
-from .errors import UsageError
+from .errors import UsageError, read_user_text
 from .record import field, replace
 from .record import record as dataclass
 from .rules import RULE_BY_ID, RULES, Rule, Severity, Violation, rule_for
@@ -136,11 +136,4 @@ def discover(paths: list[Path]) -> list[Path]:
 def read_dockerfile(path: str | os.PathLike[str]) -> ParsedDockerfile:
     from .dockerfile import parse
 
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
-    return parse(text, os.fspath(path))
+    return parse(read_user_text(os.fspath(path)), os.fspath(path))

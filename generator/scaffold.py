@@ -104,6 +104,15 @@ def apply(dest: Path, plan: list[FileOp], force: bool = False) -> list[Step]:
     return steps
 
 
+def write_output(target: Path, text: str, force: bool) -> None:
+    """Write a generated file a user asked for: an existing different file only with --force."""
+    if target.exists() and not force and target.read_text(encoding="utf-8") != text:
+        from .errors import ConflictError
+
+        raise ConflictError(f"{target} exists; use --force to replace it")
+    write_atomic(target, text.encode("utf-8"))
+
+
 def write_atomic(target: Path, content: bytes, mode: int = 0o644) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
