@@ -238,8 +238,65 @@ def fix_backend_network(parsed: ParsedCompose, violation: Violation) -> ComposeF
     return ComposeFix(FixSafety.NEEDS_REVIEW, f"{service.name}: internal network {name}{joined}", apply)
 
 
+def _host_port(entry: Any) -> int | None:
+    """The literal host port an entry publishes (the first of a range), None when it is chosen by
+    the engine or comes from a variable."""
+    if isinstance(entry, dict):
+        published = str(entry.get("published", ""))
+    else:
+        parsed_entry = port_entry(entry)
+        published = parsed_entry[1] if parsed_entry else ""
+    first = published.split("-", 1)[0]
+    return int(first) if first.isdigit() else None
+
+
+def check_privileged_ports(parsed: ParsedCompose) -> Iterator[Violation]:
+    """What it does:
+    Checks that no service publishes a host port below 1024, unless the service or the port is
+    marked public (`x-hardcase: {public: true}` or `{public: [443]}`).
+
+    Why is this bad?
+    Ports below 1024 are the host's privileged ports: only root may bind them, so clients trust
+    that the host's own administrator runs what answers there (ssh, smtp, dns). A container mapped
+    onto one takes that place (CIS Docker Benchmark 5.8).
+
+    Example:
+    ```yaml
+    services:
+      admin:
+        image: example/admin:1
+        ports: ["127.0.0.1:80:8080"]
+    ```
+
+    Use instead:
+    ```yaml
+    services:
+      admin:
+        image: example/admin:1
+        ports: ["127.0.0.1:8080:8080"]
+    ```
+
+    Fix safety:
+    Not fixable: clients address the port; its owner decides. A front end that must answer on
+    80/443 is marked public (`hardcase harden --public SERVICE`), which records that decision.
+    """
+    for service in parsed.services:
+        everything, marked = public_ports(service)
+        if everything:
+            continue
+        ports = service.node.get("ports")
+        for index, entry in enumerate(as_list(ports)):
+            host = _host_port(entry)
+            if host is not None and host < 1024 and str(host) not in marked:
+                shown = dict(entry) if isinstance(entry, dict) else entry
+                yield PRIVILEGED_PORT.violation(item_line(ports, index, key_line(service, "ports")),
+                                                f"{service.name}: {shown}", service=service.index)
+
+
 PORTS = ComposeRule("HC130", "compose-port-on-all-interfaces", Severity.ERROR, "port published on all interfaces",
                     "5.14", check_ports, fix_ports, FixSafety.NEEDS_REVIEW)
 BACKEND = ComposeRule("HC131", "compose-backend-not-internal", Severity.WARNING, "backend service is not on an "
                       "internal network", "5.30", check_backend_network, fix_backend_network, FixSafety.NEEDS_REVIEW)
-RULES = (PORTS, BACKEND)
+PRIVILEGED_PORT = ComposeRule("HC132", "compose-privileged-host-port", Severity.INFO, "host port below 1024 "
+                              "published", "5.8", check_privileged_ports)
+RULES = (PORTS, BACKEND, PRIVILEGED_PORT)
