@@ -61,9 +61,10 @@ class ComposeRule:
 
 
 def _load() -> tuple[ComposeRule, ...]:
-    from . import exposure, isolation, runtime, secrets
+    from . import exposure, isolation, limits, runtime, secrets
 
-    rules = tuple(sorted((*isolation.RULES, *runtime.RULES, *exposure.RULES, *secrets.RULES), key=lambda r: r.id))
+    rules = tuple(sorted((*isolation.RULES, *runtime.RULES, *limits.RULES,
+                           *exposure.RULES, *secrets.RULES), key=lambda r: r.id))
     assert len({rule.id for rule in rules}) == len(rules), "duplicate compose rule id"
     return rules
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..compose import ParsedCompose, Service, line_of
 from ..compose_images import ImageInfo, lookup
+from ..rules import Violation
 
 ROOT_USERS = frozenset({"", "0", "root"})
 
@@ -228,3 +229,12 @@ def published_to_all(entry: Any) -> bool:
 
 def ports_of(parsed: ParsedCompose) -> dict[str, list[Any]]:
     return {service.name: as_list(service.node.get("ports")) for service in parsed.services}
+
+
+def target_service(parsed: ParsedCompose, violation: Violation) -> Service:
+    """The service a compose finding is about (its index rides in the violation)."""
+    return parsed.services[violation.instruction]
+
+
+def unknown_image(service: Service) -> str:
+    return f"{service.name}: image {image_name(service)} is not in hardcase's image knowledge; review by hand"

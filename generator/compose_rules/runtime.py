@@ -1,5 +1,5 @@
-"""Runtime limits every service should carry: capabilities, no-new-privileges, a read-only root
-filesystem, CPU/memory/pids limits, ulimits, a health check, a bounded restart policy, log rotation.
+"""Runtime controls every service should carry: capabilities, no-new-privileges, a read-only root
+filesystem, a health check, a bounded restart policy, log rotation (resource limits: limits.py).
 
 Fixes that may change what a service does (needs review) are only offered for images described in
 `data/images.yaml`: there hardcase knows the capabilities, paths and probe the image needs. Other
@@ -12,14 +12,12 @@ import re
 from collections.abc import Iterator
 
 from ..compose import ParsedCompose, Service
-from ..compose_images import default_limits, default_ulimits
 from ..fix import FixSafety
 from . import ComposeFix, ComposeRule, Severity, Violation
 from ._support import (
     as_list,
     child,
     image_info,
-    image_name,
     is_shared,
     key_line,
     mapping,
@@ -28,6 +26,8 @@ from ._support import (
     quoted,
     seq,
     set_key,
+    target_service,
+    unknown_image,
     writable,
 )
 
@@ -37,18 +37,10 @@ LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
 HEALTH_TIMING = {"interval": "30s", "timeout": "5s", "start_period": "30s", "retries": 5}
 
 
-def _service(parsed: ParsedCompose, violation: Violation) -> Service:
-    return parsed.services[violation.instruction]
-
-
 def _where(service: Service, key: str) -> str:
     """How the report says a uniform fix went into a shared anchor rather than into the service."""
     shared = merged_source(service.node, key) is not None or is_shared(service.node.get(key))
     return " (in the shared anchor, for every service that uses it)" if shared else ""
-
-
-def _unknown(service: Service) -> str:
-    return f"{service.name}: image {image_name(service)} is not in hardcase's image knowledge; review by hand"
 
 
 # --- capabilities ------------------------------------------------------------------------------
@@ -90,12 +82,12 @@ def check_cap_drop(parsed: ParsedCompose) -> Iterator[Violation]:
     for service in parsed.services:
         if not _drops_all(service):
             info = image_info(service)
-            detail = service.name if info else _unknown(service)
+            detail = service.name if info else unknown_image(service)
             yield CAP_DROP.violation(key_line(service, "cap_drop"), detail, service=service.index)
 
 
 def fix_cap_drop(parsed: ParsedCompose, violation: Violation) -> ComposeFix | None:
-    service = _service(parsed, violation)
+    service = target_service(parsed, violation)
     info = image_info(service)
     if info is None:
         return None
@@ -154,7 +146,7 @@ def check_no_new_privileges(parsed: ParsedCompose) -> Iterator[Violation]:
 
 
 def fix_no_new_privileges(parsed: ParsedCompose, violation: Violation) -> ComposeFix | None:
-    service = _service(parsed, violation)
+    service = target_service(parsed, violation)
 
     def apply() -> None:
         if _has_nnp(service):
@@ -218,7 +210,7 @@ def check_read_only(parsed: ParsedCompose) -> Iterator[Violation]:
     for service in parsed.services:
         if service.node.get("read_only") is not True:
             info = image_info(service)
-            detail = service.name if info else _unknown(service)
+            detail = service.name if info else unknown_image(service)
             yield READ_ONLY.violation(key_line(service, "read_only"), detail, service=service.index)
 
 
@@ -234,7 +226,7 @@ def _volume_name(parsed: ParsedCompose, service: Service, path: str, taken: set[
 
 
 def fix_read_only(parsed: ParsedCompose, violation: Violation) -> ComposeFix | None:
-    service = _service(parsed, violation)
+    service = target_service(parsed, violation)
     info = image_info(service)
     if info is None:
         return None
@@ -274,213 +266,6 @@ def fix_read_only(parsed: ParsedCompose, violation: Violation) -> ComposeFix | N
     return ComposeFix(FixSafety.NEEDS_REVIEW, f"{service.name}: {', '.join(parts)}", apply)
 
 
-# --- resource limits ---------------------------------------------------------------------------
-
-def _limits(service: Service) -> dict[str, object]:
-    deploy = service.node.get("deploy")
-    resources = deploy.get("resources") if isinstance(deploy, dict) else None
-    limits = resources.get("limits") if isinstance(resources, dict) else None
-    return dict(limits) if isinstance(limits, dict) else {}
-
-
-def _has_limit(service: Service, resource: str) -> bool:
-    legacy = {"memory": "mem_limit", "cpus": "cpus", "pids": "pids_limit"}[resource]
-    return service.node.get(legacy) is not None or _limits(service).get(resource) is not None
-
-
-def _check_limit(parsed: ParsedCompose, rule: ComposeRule, resource: str) -> Iterator[Violation]:
-    for service in parsed.services:
-        if not _has_limit(service, resource):
-            detail = service.name if image_info(service) else _unknown(service)
-            yield rule.violation(key_line(service, "deploy"), detail, service=service.index)
-
-
-def _fix_limit(parsed: ParsedCompose, violation: Violation, resource: str) -> ComposeFix | None:
-    service = _service(parsed, violation)
-    info = image_info(service)
-    if info is None:
-        return None
-    value = info.limits.get(resource, default_limits()[resource])
-    written = quoted(str(value)) if resource == "cpus" else value
-
-    def apply() -> None:
-        deploy = service.node.get("deploy")
-        if not isinstance(deploy, dict):
-            set_key(service, "deploy", mapping({}))
-        deploy = writable(service, "deploy")
-        limits = child(child(deploy, "resources", False), "limits", False)
-        limits[resource] = written
-
-    return ComposeFix(FixSafety.NEEDS_REVIEW, f"{service.name}: deploy.resources.limits.{resource} {value}", apply)
-
-
-def check_memory_limit(parsed: ParsedCompose) -> Iterator[Violation]:
-    """What it does:
-    Checks that every service has a memory limit (`deploy.resources.limits.memory` or `mem_limit`).
-
-    Why is this bad?
-    Without one a leak or an attack takes all of the host's memory and the kernel starts killing
-    other services (CIS Docker Benchmark 5.11).
-
-    Example:
-    ```yaml
-    services:
-      db:
-        image: postgres:16
-    ```
-
-    Use instead:
-    ```yaml
-    services:
-      db:
-        image: postgres:16
-        deploy:
-          resources:
-            limits:
-              memory: 1g
-    ```
-
-    Fix safety:
-    Needs review. A limit below what the service really uses gets it killed; the fix uses the
-    value from hardcase's image knowledge, and reports images it does not know.
-    """
-    yield from _check_limit(parsed, MEMORY, "memory")
-
-
-def fix_memory_limit(parsed: ParsedCompose, violation: Violation) -> ComposeFix | None:
-    return _fix_limit(parsed, violation, "memory")
-
-
-def check_cpu_limit(parsed: ParsedCompose) -> Iterator[Violation]:
-    """What it does:
-    Checks that every service has a CPU limit (`deploy.resources.limits.cpus` or `cpus`).
-
-    Why is this bad?
-    One busy or compromised service can starve every other service on the host of CPU (CIS Docker
-    Benchmark 5.12).
-
-    Example:
-    ```yaml
-    services:
-      worker:
-        image: rabbitmq:3.13
-    ```
-
-    Use instead:
-    ```yaml
-    services:
-      worker:
-        image: rabbitmq:3.13
-        deploy:
-          resources:
-            limits:
-              cpus: "1.0"
-    ```
-
-    Fix safety:
-    Needs review. A low limit slows the service down; the fix uses the value from hardcase's image
-    knowledge, and reports images it does not know.
-    """
-    yield from _check_limit(parsed, CPU, "cpus")
-
-
-def fix_cpu_limit(parsed: ParsedCompose, violation: Violation) -> ComposeFix | None:
-    return _fix_limit(parsed, violation, "cpus")
-
-
-def check_pids_limit(parsed: ParsedCompose) -> Iterator[Violation]:
-    """What it does:
-    Checks that every service has a process limit (`deploy.resources.limits.pids` or `pids_limit`).
-
-    Why is this bad?
-    A fork bomb in one container exhausts the host's process table (CIS Docker Benchmark 5.29).
-
-    Example:
-    ```yaml
-    services:
-      cache:
-        image: redis:7
-    ```
-
-    Use instead:
-    ```yaml
-    services:
-      cache:
-        image: redis:7
-        deploy:
-          resources:
-            limits:
-              pids: 128
-    ```
-
-    Fix safety:
-    Needs review. A service that forks per connection needs room; the fix uses the value from
-    hardcase's image knowledge, sets only `deploy.resources.limits.pids` (Compose rejects a
-    different `pids_limit` beside it) and reports images it does not know.
-    """
-    yield from _check_limit(parsed, PIDS, "pids")
-
-
-def fix_pids_limit(parsed: ParsedCompose, violation: Violation) -> ComposeFix | None:
-    return _fix_limit(parsed, violation, "pids")
-
-
-# --- ulimits -----------------------------------------------------------------------------------
-
-def check_ulimits(parsed: ParsedCompose) -> Iterator[Violation]:
-    """What it does:
-    Checks that every service bounds its open files (`ulimits: {nofile: …}`).
-
-    Why is this bad?
-    The daemon's default limits are the host's; an explicit bound keeps a descriptor leak inside
-    the service (CIS Docker Benchmark 5.19).
-
-    Example:
-    ```yaml
-    services:
-      db:
-        image: mongo:7
-    ```
-
-    Use instead:
-    ```yaml
-    services:
-      db:
-        image: mongo:7
-        ulimits:
-          nofile: {soft: 8192, hard: 8192}
-          nproc: 4096
-    ```
-
-    Fix safety:
-    Needs review. The fix sets `nofile` to 8192 (and `nproc` to 4096 when missing); a server with
-    many connections may need more, and a limit can only be set up to the daemon's own hard limit
-    (with all capabilities dropped it cannot be raised). Only offered for images in hardcase's
-    image knowledge.
-    """
-    for service in parsed.services:
-        ulimits = service.node.get("ulimits")
-        if not isinstance(ulimits, dict) or "nofile" not in ulimits:
-            detail = service.name if image_info(service) else _unknown(service)
-            yield ULIMITS.violation(key_line(service, "ulimits"), detail, service=service.index)
-
-
-def fix_ulimits(parsed: ParsedCompose, violation: Violation) -> ComposeFix | None:
-    service = _service(parsed, violation)
-    if image_info(service) is None:
-        return None
-    defaults = default_ulimits()
-
-    def apply() -> None:
-        if not isinstance(service.node.get("ulimits"), dict):
-            set_key(service, "ulimits", mapping({}))
-        ulimits = writable(service, "ulimits")
-        ulimits.setdefault("nofile", mapping({"soft": defaults["nofile"], "hard": defaults["nofile"]}))
-        ulimits.setdefault("nproc", defaults["nproc"])
-
-    return ComposeFix(FixSafety.NEEDS_REVIEW, f"{service.name}: ulimits nofile {defaults['nofile']}, "
-                      f"nproc {defaults['nproc']}", apply)
-
 
 # --- health check ------------------------------------------------------------------------------
 
@@ -517,13 +302,13 @@ def check_healthcheck(parsed: ParsedCompose) -> Iterator[Violation]:
         health = service.node.get("healthcheck")
         if not isinstance(health, dict) or health.get("disable") is True or not health.get("test"):
             info = image_info(service)
-            detail = service.name if info and info.healthcheck else _unknown(service) if info is None else \
+            detail = service.name if info and info.healthcheck else unknown_image(service) if info is None else \
                 f"{service.name}: no known probe for {info.kind}; review by hand"
             yield HEALTHCHECK.violation(key_line(service, "healthcheck"), detail, service=service.index)
 
 
 def fix_healthcheck(parsed: ParsedCompose, violation: Violation) -> ComposeFix | None:
-    service = _service(parsed, violation)
+    service = target_service(parsed, violation)
     info = image_info(service)
     health = service.node.get("healthcheck")
     if info is None or info.healthcheck is None or (isinstance(health, dict) and health.get("disable") is True):
@@ -584,7 +369,7 @@ def check_restart(parsed: ParsedCompose) -> Iterator[Violation]:
 
 
 def fix_restart(parsed: ParsedCompose, violation: Violation) -> ComposeFix | None:
-    service = _service(parsed, violation)
+    service = target_service(parsed, violation)
     current = service.node.get("restart")
     if current is not None and image_info(service) is None:
         return None
@@ -645,7 +430,7 @@ def check_log_rotation(parsed: ParsedCompose) -> Iterator[Violation]:
 
 
 def fix_log_rotation(parsed: ParsedCompose, violation: Violation) -> ComposeFix | None:
-    service = _service(parsed, violation)
+    service = target_service(parsed, violation)
 
     def apply() -> None:
         logging = service.node.get("logging")
@@ -667,18 +452,10 @@ NNP = ComposeRule("HC121", "compose-no-new-privileges", Severity.WARNING, "no-ne
                   check_no_new_privileges, fix_no_new_privileges, FixSafety.SAFE)
 READ_ONLY = ComposeRule("HC122", "compose-writable-root-filesystem", Severity.WARNING, "root filesystem is writable",
                         "5.13", check_read_only, fix_read_only, FixSafety.NEEDS_REVIEW)
-MEMORY = ComposeRule("HC123", "compose-no-memory-limit", Severity.WARNING, "no memory limit", "5.11",
-                     check_memory_limit, fix_memory_limit, FixSafety.NEEDS_REVIEW)
-CPU = ComposeRule("HC124", "compose-no-cpu-limit", Severity.WARNING, "no CPU limit", "5.12", check_cpu_limit,
-                  fix_cpu_limit, FixSafety.NEEDS_REVIEW)
-PIDS = ComposeRule("HC125", "compose-no-pids-limit", Severity.WARNING, "no pids limit", "5.29", check_pids_limit,
-                   fix_pids_limit, FixSafety.NEEDS_REVIEW)
-ULIMITS = ComposeRule("HC126", "compose-no-ulimits", Severity.INFO, "open files are not bounded by ulimits", "5.19",
-                      check_ulimits, fix_ulimits, FixSafety.NEEDS_REVIEW)
 HEALTHCHECK = ComposeRule("HC127", "compose-no-healthcheck", Severity.WARNING, "no health check", "5.27",
                           check_healthcheck, fix_healthcheck, FixSafety.SAFE)
 RESTART_RULE = ComposeRule("HC128", "compose-restart-policy", Severity.WARNING, "restart policy is not on-failure:5",
                            "5.15", check_restart, fix_restart, FixSafety.NEEDS_REVIEW)
 LOG_ROTATION = ComposeRule("HC129", "compose-no-log-rotation", Severity.INFO, "logs are not rotated", "2.13",
                            check_log_rotation, fix_log_rotation, FixSafety.SAFE)
-RULES = (CAP_DROP, NNP, READ_ONLY, MEMORY, CPU, PIDS, ULIMITS, HEALTHCHECK, RESTART_RULE, LOG_ROTATION)
+RULES = (CAP_DROP, NNP, READ_ONLY, HEALTHCHECK, RESTART_RULE, LOG_ROTATION)
