@@ -13,10 +13,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ruamel.yaml import YAML
 
-from generator.compose import is_compose_name
-from generator.compose_images import lookup
-from generator.compose_lint import harden
-from generator.lint import Config
+from generator.audit.compose import is_compose_name
+from generator.audit.compose_images import lookup
+from generator.audit.compose_lint import harden
+from generator.audit.lint import Config
 
 DEFAULT = Path(__file__).resolve().parent.parent / "tests" / "compose"
 

@@ -21,10 +21,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from generator.fix import harden  # noqa: E402 (needs the checkout on sys.path first)
-from generator.lint import Config, read_dockerfile  # noqa: E402
-from generator.package_index import OnlineResolver  # noqa: E402
-from generator.package_versions import ANY_PYTHON, active  # noqa: E402
+from generator.audit.fix import harden  # noqa: E402 (needs the checkout on sys.path first)
+from generator.audit.lint import Config, read_dockerfile  # noqa: E402
+from generator.audit.packages.index import OnlineResolver  # noqa: E402
+from generator.audit.packages.versions import ANY_PYTHON, active  # noqa: E402
 
 CORPUS = REPO / "tests" / "corpus"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from generator.compose_rules import COMPOSE_RULES
-from generator.rules import RULES
+from generator.audit.compose_rules import COMPOSE_RULES
+from generator.audit.rules import RULES
 
 
 def table() -> str:

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from generator.cli import main as _unused  # noqa: F401  (ensures the package imports)
-from generator.new import NewRequest, collect_answers, template_context
-from generator.resources import templates_dir
+from generator.core.resources import templates_dir
+from generator.scaffold.new import NewRequest, collect_answers, template_context
 
 DEFAULT_PRESET = "python-fastapi"
 

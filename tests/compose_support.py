@@ -14,10 +14,10 @@ from pathlib import Path
 from harden_support import RULE_CASES, Case
 from ruamel.yaml import YAML
 
-from generator.compose import parse_compose
-from generator.compose_lint import check, harden
-from generator.fix import HardenResult
-from generator.lint import Config
+from generator.audit.compose import parse_compose
+from generator.audit.compose_lint import check, harden
+from generator.audit.fix import HardenResult
+from generator.audit.lint import Config
 
 CORPUS = Path(__file__).resolve().parent / "compose"
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from generator import engine
+from generator.engine import docker as engine
 
 MIRROR = "127.0.0.1:5000"
 # Versions the stand-in images really provide (see docs/standins.md), so stand-in and real image agree.

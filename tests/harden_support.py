@@ -13,10 +13,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from generator.dockerfile import parse
-from generator.fix import HardenResult, harden
-from generator.lint import Config, check
-from generator.package_versions import active, from_mapping
+from generator.audit.dockerfile import parse
+from generator.audit.fix import HardenResult, harden
+from generator.audit.lint import Config, check
+from generator.audit.packages.versions import active, from_mapping
 
 REPO = Path(__file__).resolve().parent.parent
 RULE_CASES = Path(__file__).resolve().parent / "rules"

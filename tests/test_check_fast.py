@@ -11,7 +11,7 @@ import pytest
 from harden_support import check_imports
 from scaffold_support import run_cli
 
-from generator.check_cmd import fast_main, parse_fast, path_str
+from generator.cli.check import fast_main, parse_fast, path_str
 
 SMALL = "FROM debian:12-slim\nMAINTAINER Jane <j@example.com>\nUSER 10001:10001\n"
 

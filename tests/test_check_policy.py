@@ -10,9 +10,10 @@ import pytest
 from harden_support import check_imports
 from scaffold_support import assert_one_line_error, run_cli
 
-from generator import check_policy, policy
-from generator.check_cmd import fast_main
-from generator.rules import RULES
+from generator.audit.rules import RULES
+from generator.cli.check import fast_main
+from generator.policy import files as policy
+from generator.policy import findings as check_policy
 
 POLICY = "allowed_registries: [registry.corp.example]\nbanned_instructions: [ADD]\n"
 # Clean for the HC rules at --fail-on error; breaks POL001 (docker.io) on line 1 and POL012 (ADD) on line 3.
@@ -158,12 +159,12 @@ def test_check_with_a_policy_still_imports_no_policy_modules_without_one(tmp_pat
     """With a policy in sight the policy modules load; without one, `check` does not import them."""
     (tmp_path / "Dockerfile").write_text(DOCKERFILE, encoding="utf-8")
     def loaded() -> list[str]:
-        return check_imports(tmp_path / "Dockerfile", ("generator.policy", "generator.policy_rules", "pathlib",
+        return check_imports(tmp_path / "Dockerfile", ("generator.policy.files", "generator.policy.rules", "pathlib",
                                                        "typing"))[1]
 
     assert loaded() == []
     (tmp_path / policy.POLICY_FILE).write_text(POLICY, encoding="utf-8")
-    assert {"generator.policy", "generator.policy_rules"} <= set(loaded())
+    assert {"generator.policy.files", "generator.policy.rules"} <= set(loaded())
 
 
 def test_constants_agree() -> None:

@@ -8,7 +8,8 @@ import re
 import pytest
 from scaffold_support import REPO, assert_one_line_error, run_cli, run_ok
 
-from generator import answers, catalog
+from generator.core import catalog
+from generator.scaffold import answers
 
 
 def test_presets_json_lists_every_preset_with_name_language_description() -> None:

@@ -14,9 +14,9 @@ from compose_support import CORPUS, compose_config_errors, compose_ids, harden_c
 from ruamel.yaml import YAML
 from scaffold_support import assert_one_line_error, run_cli
 
-from generator.compose import is_compose_name, parse_compose
-from generator.compose_images import lookup, repository
-from generator.lint import Config
+from generator.audit.compose import is_compose_name, parse_compose
+from generator.audit.compose_images import lookup, repository
+from generator.audit.lint import Config
 
 FILES = sorted(p for p in CORPUS.rglob("*") if p.is_file())
 IDS = [p.parent.name for p in FILES]
@@ -328,7 +328,7 @@ def test_fast_check_path_answers_like_the_full_command_line_on_compose(fmt: str)
     import contextlib
     import io
 
-    from generator.check_cmd import fast_main
+    from generator.cli.check import fast_main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

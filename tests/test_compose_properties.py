@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from generator.compose import parse_compose
+from generator.audit.compose import parse_compose
 
 IMAGES = ["postgres:16", "127.0.0.1:5000/library/postgres:15-bookworm", "redis:7", "mysql:8.4", "mariadb:11",
           "mongo:7", "rabbitmq:3.13", "memcached:1.6", "nginx:1.27", "nginxinc/nginx-unprivileged:1.27",

@@ -31,7 +31,8 @@ from typing import Any
 
 import pytest
 
-from generator import engine, hostproc
+from generator.engine import docker as engine
+from generator.engine import hostproc
 from tests.engine_support import require_engine
 
 pytestmark = pytest.mark.engine

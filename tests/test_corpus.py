@@ -221,8 +221,8 @@ def test_version_pin_findings_left_are_the_unresolvable_ones(hadolint_counts: Ha
     (with the same versions file) reports unpinned packages of that package manager, each with the
     reason it could not be pinned — and never "not in the versions file": the recorded file covers
     every package the corpus installs that can be resolved, and the fix pinned all of them."""
-    from generator.lint import Config, check, read_dockerfile
-    from generator.package_versions import active, load_file
+    from generator.audit.lint import Config, check, read_dockerfile
+    from generator.audit.packages.versions import active, load_file
 
     resolver = load_file(PACKAGE_VERSIONS)
     unexplained = []

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from generator import engine
+from generator.engine import docker as engine
 from tests.corpus_support import CORPUS, harden_file, parse
 from tests.engine_support import require_engine
 

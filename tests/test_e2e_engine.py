@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from generator import engine, seccomp
 from generator.cli import Environment, main
+from generator.engine import docker as engine
+from generator.profiles import seccomp
 from tests.engine_support import MIRROR, STANDIN_VERSIONS, require_engine
 
 pytestmark = pytest.mark.engine
@@ -238,7 +239,7 @@ def learned_go_service(built_go_service: Path, tmp_path_factory: pytest.TempPath
 
 def test_learned_profile_is_tight_and_verify_proves_every_control_under_it(
         learned_go_service: tuple[Path, dict[str, Any]]) -> None:
-    from generator.seccomp_check import validate_profile
+    from generator.profiles.seccomp_check import validate_profile
 
     dest, report = learned_go_service
     assert report["verify"]["passed"] is True and report["verify"]["failed"] == {}

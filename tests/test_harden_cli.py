@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from scaffold_support import assert_one_line_error, run_cli
 
-from generator.rules import RULES
+from generator.audit.rules import RULES
 
 SMALL = "FROM debian:12-slim\nMAINTAINER Jane <j@example.com>\nUSER 10001:10001\n"
 CLEAN = (

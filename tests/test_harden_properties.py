@@ -10,7 +10,7 @@ import re
 import pytest
 from harden_support import all_inputs, harden_text
 
-from generator.dockerfile import ParsedDockerfile, parse
+from generator.audit.dockerfile import ParsedDockerfile, parse
 
 ROUND_TRIP = {
     "crlf-backtick-escape": (

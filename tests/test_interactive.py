@@ -14,8 +14,9 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from scaffold_support import assert_one_line_error, files_under, load_yaml, run_cli, run_ok
 
-from generator import answers, catalog, questions
-from generator.errors import AnswerError, UsageError
+from generator.core import catalog
+from generator.core.errors import AnswerError, UsageError
+from generator.scaffold import answers, questions
 
 # The documented interactive order (see `hardcase new --help` and the README).
 DOCUMENTED_ORDER = [

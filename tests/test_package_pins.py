@@ -21,9 +21,9 @@ from typing import ClassVar
 import pytest
 from scaffold_support import assert_one_line_error, run_cli
 
-from generator.errors import UsageError
-from generator.package_index import OnlineResolver, compare_debian, pypi_choice, python_admits
-from generator.package_versions import Request, apt_release, from_mapping, python_version, unavailable
+from generator.audit.packages.index import OnlineResolver, compare_debian, pypi_choice, python_admits
+from generator.audit.packages.versions import Request, apt_release, from_mapping, python_version, unavailable
+from generator.core.errors import UsageError
 
 
 def packages_xz(*stanzas: tuple[str, str]) -> bytes:

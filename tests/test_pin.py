@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from generator import pin
 from generator.cli import Environment, main
-from generator.imageref import ImageRef, parse
-from generator.mirror import apply as mirror_apply
+from generator.core.imageref import ImageRef, parse
+from generator.core.mirror import apply as mirror_apply
+from generator.engine import pin
 from tests.engine_support import MIRROR, require_engine
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from scaffold_support import assert_one_line_error, files_under, preset_names, run_cli, run_ok
 
-from generator import policy
-from generator.policy_rules import evaluate
+from generator.policy import files as policy
+from generator.policy.rules import evaluate
 
 STRICT = """\
 version: 1

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from scaffold_support import Case, Generated, all_cases, compose_config, hadolint
 
-from generator import seccomp, seccomp_check
+from generator.profiles import seccomp, seccomp_check
 
 MAX_ALLOWED_SYSCALLS = 150
 CASES = all_cases()

@@ -15,8 +15,8 @@ from typing import ClassVar
 
 import pytest
 
-from generator.imageref import parse
-from generator.registry import RegistryError, resolve_digest
+from generator.core.imageref import parse
+from generator.engine.registry import RegistryError, resolve_digest
 
 DIGEST = "sha256:" + "ab" * 32
 TOKEN = "token-123"

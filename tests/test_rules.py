@@ -12,13 +12,13 @@ import pytest
 from compose_support import compose_config_errors, compose_ids, compose_rule_cases, harden_compose
 from harden_support import RULE_CASES, Case, harden_text, rule_cases, rule_ids
 
-from generator.compose import parse_compose
-from generator.compose_lint import check as check_compose
-from generator.compose_rules import COMPOSE_RULES, ComposeRule
-from generator.dockerfile import parse
-from generator.fix import FixSafety
-from generator.lint import Config, check
-from generator.rules import DOC_SECTIONS, RULES, Rule, Severity
+from generator.audit.compose import parse_compose
+from generator.audit.compose_lint import check as check_compose
+from generator.audit.compose_rules import COMPOSE_RULES, ComposeRule
+from generator.audit.dockerfile import parse
+from generator.audit.fix import FixSafety
+from generator.audit.lint import Config, check
+from generator.audit.rules import DOC_SECTIONS, RULES, Rule, Severity
 
 REPO = Path(__file__).resolve().parent.parent
 

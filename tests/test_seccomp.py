@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from generator import seccomp, seccomp_check
-from generator.yamlio import load_yaml_file
+from generator.core.yamlio import load_yaml_file
+from generator.profiles import seccomp, seccomp_check
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASURED = ("python", "node", "go")
@@ -227,7 +227,7 @@ def test_validate_and_dangerous_allowed_catch_a_dangerous_allowance() -> None:
 
 KERNEL_PROBE = """
     import ctypes, json, os, socket, sys, threading
-    from generator import seccomp, seccomp_check
+    from generator.profiles import seccomp, seccomp_check
 
     NR = json.loads(sys.argv[1])
     libc = ctypes.CDLL(None, use_errno=True)
@@ -318,7 +318,7 @@ def test_kernel_rejects_namespace_clones_but_runs_threads_and_forks(runtime: str
 
 LAUNCH = """
 import json, os, sys
-from generator import seccomp_check
+from generator.profiles import seccomp_check
 profile = json.loads(os.environ["HC_PROFILE"])
 seccomp_check.load_into_current_process(profile)
 os.execv(sys.argv[1], sys.argv[1:])

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from generator import seccomp
 from generator.cli import Environment, main
-from generator.seccomp_diff import diff_profiles
+from generator.profiles import seccomp
+from generator.profiles.seccomp_diff import diff_profiles
 
 
 def run(*argv: str) -> tuple[int, str, str]:

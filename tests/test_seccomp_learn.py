@@ -13,11 +13,11 @@ from pathlib import Path
 import pyseccomp
 import pytest
 
-from generator import seccomp, seccomp_learn
 from generator.cli import Environment, main
-from generator.errors import UsageError
-from generator.kernel_audit import AUDIT_ARCH_X32, Hit, parse_record
-from generator.seccomp_check import validate_profile
+from generator.core.errors import UsageError
+from generator.profiles import seccomp, seccomp_learn
+from generator.profiles.kernel_audit import AUDIT_ARCH_X32, Hit, parse_record
+from generator.profiles.seccomp_check import validate_profile
 
 # A line as Linux 6.x prints it to the kernel log (no auditd) for a SCMP_ACT_LOG filter.
 AUDIT = ('audit: type=1326 audit(1764150000.123:42): auid=4294967295 uid=65532 gid=65532 ses=4294967295 '

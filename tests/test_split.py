@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from harden_support import harden_text
 
-from generator.dockerfile import parse
-from generator.fix import Edit, Fix, FixSafety, select_fixes
-from generator.lint import Config, check
-from generator.rules import Violation
+from generator.audit.dockerfile import parse
+from generator.audit.fix import Edit, Fix, FixSafety, select_fixes
+from generator.audit.lint import Config, check
+from generator.audit.rules import Violation
 
 GO = (
     "FROM golang:1.27-bookworm\n"
@@ -118,8 +118,8 @@ def test_safe_fixes_alone_never_split() -> None:
 
 def test_a_fix_applied_alone_that_breaks_the_file_is_dropped_and_the_others_still_apply(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from generator import lint
-    from generator.record import replace
+    from generator.audit import lint
+    from generator.core.record import replace
 
     def breaking(parsed: object, violation: Violation) -> Fix:
         return Fix((Edit.insert(0, "NOT-AN-INSTRUCTION x\n"),), FixSafety.NEEDS_REVIEW, "broken", alone=True)

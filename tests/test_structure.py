@@ -33,7 +33,7 @@ from scaffold_support import (
     unquote_word,
 )
 
-from generator import catalog
+from generator.core import catalog
 
 CASES = all_cases()
 IDS = [c.id for c in CASES]

@@ -275,8 +275,8 @@ def test_a_missing_judge_fails_its_gate(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_the_template_contract_documents_every_context_variable() -> None:
-    from generator.answers import resolve
-    from generator.context import template_context
+    from generator.scaffold.answers import resolve
+    from generator.scaffold.context import template_context
 
     documented = (REPO / "docs" / "templates.md").read_text(encoding="utf-8")
     for key in template_context(resolve([{}])):

@@ -16,7 +16,7 @@ from scaffold_support import (
     run_ok,
 )
 
-from generator import catalog
+from generator.core import catalog
 
 PRESET = "python-fastapi"
 USER_ENV = "      API_KEY_FILE: /run/secrets/api_key\n"

@@ -76,7 +76,7 @@ def test_installed_wheel_generates_from_its_own_files(wheel: Path, tmp_path: Pat
         [
             str(venv / "bin" / "python"),
             "-c",
-            "import json; from generator import resources as r; "
+            "import json; from generator.core import resources as r; "
             "print(json.dumps([str(r.templates_dir()), str(r.presets_dir()), str(r.DATA_DIR)]))",
         ],
         cwd=outside,

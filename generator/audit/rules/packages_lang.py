@@ -1,0 +1,217 @@
+"""Language package managers (pip, npm, yarn): install what the lockfile says, keep no caches in a layer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from generator.audit.dockerfile import Instruction, ParsedDockerfile
+from generator.audit.fix import Edit, Fix, FixSafety
+from generator.audit.rules import Rule, Severity, Violation
+from generator.audit.rules._support import append_edit, comment_free, image_name, image_of, image_tag, stage_chain
+from generator.audit.rules.packages import (
+    SEGMENT_SPLIT_RE,
+    _cache_mount,
+    _insert_after_verb,
+    _invokes,
+    _runs,
+    _sep,
+    segments,
+)
+
+
+def check_pip_cache(parsed: ParsedDockerfile) -> Iterator[Violation]:
+    """What it does:
+    Checks that `pip install` is called with `--no-cache-dir` (or with `PIP_NO_CACHE_DIR` set, or a
+    cache mount).
+
+    Why is this bad?
+    pip's download and wheel cache is written into the layer and shipped with the image.
+
+    Example:
+    ```dockerfile
+    RUN pip install -r requirements.txt
+    ```
+
+    Use instead:
+    ```dockerfile
+    RUN pip install --no-cache-dir -r requirements.txt
+    ```
+
+    Fix safety:
+    Safe: the same packages are installed; only the cache is not kept.
+    """
+    disabled = any(i.keyword in ("ENV", "ARG") and "PIP_NO_CACHE_DIR" in " ".join(i.value) for i in parsed.instructions)
+    for run in _runs(parsed):
+        if disabled or _cache_mount(run, ".cache/pip"):
+            continue
+        for words in segments(run.command):
+            if _invokes(words, ("pip", "pip3"), ("install",)) and "--no-cache-dir" not in words:
+                yield PIP_CACHE.violation(run.start_line, instruction=run.index)
+                break
+
+
+def fix_pip_cache(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
+    run = parsed.instructions[violation.instruction]
+    return _insert_after_verb(parsed, run, r"pip3?", "install", "--no-cache-dir", lambda text: "--no-cache-dir" in text)
+
+
+LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
+NPM_INSTALL_RE = r"(?<![\w/.-])npm((?:{sep}-[\w=.:/@-]+)*){sep}(install|i)(?![\w-])"
+BUILD_TOOLS_RE = re.compile(r"\bnpm\s+run\b|\bnpx\b|\byarn\b|node_modules/\.bin|\bnpm\s+(?:test|start)\b")
+
+
+def _npm_install_all(words: list[str]) -> bool:
+    """`npm install` of the whole package.json: no package operands, not global."""
+    rest = [w for w in words if "=" not in w or w.startswith("-")]
+    while rest and rest[0] in ("sudo", "env", "exec", "command"):
+        rest = rest[1:]
+    if len(rest) < 2 or rest[0].rsplit("/", 1)[-1] != "npm":
+        return False
+    operands = [w for w in rest[1:] if not w.startswith("-")]
+    flags = [w for w in rest[1:] if w.startswith("-")]
+    return operands[:1] in (["install"], ["i"]) and len(operands) == 1 and not {"-g", "--global"} & set(flags)
+
+
+def check_npm_ci(parsed: ParsedDockerfile) -> Iterator[Violation]:
+    """What it does:
+    Checks for `npm install` of a whole project (no package names) instead of `npm ci`.
+
+    Why is this bad?
+    `npm install` may resolve newer versions than the lockfile records and rewrites it: the image
+    gets dependencies nobody reviewed. `npm ci` installs exactly the lockfile, and `--omit=dev`
+    keeps test and build tools out of the runtime image (CIS Docker Benchmark 4.3).
+
+    Example:
+    ```dockerfile
+    COPY package.json package-lock.json ./
+    RUN npm install
+    ```
+
+    Use instead:
+    ```dockerfile
+    COPY package.json package-lock.json ./
+    RUN npm ci --omit=dev
+    ```
+
+    Fix safety:
+    Needs review. Only when a `COPY`/`ADD` names `package-lock.json` (or `npm-shrinkwrap.json`)
+    before the `RUN` — `npm ci` fails without one — and the base is a `node` image whose tag says
+    Node 10 or later. `--omit=dev` is added only in the final stage, on Node 16 or later, when no
+    later `RUN` of the stage runs `npm run`, `npx`, `yarn` or `node_modules/.bin` (they may need
+    the dev dependencies); otherwise it becomes plain `npm ci`.
+    """
+    for run in _runs(parsed):
+        if any(_npm_install_all(words) for words in segments(run.command)):
+            yield NPM_CI.violation(run.start_line, instruction=run.index)
+
+
+def _node_major(parsed: ParsedDockerfile, run: Instruction) -> int | None:
+    ref = image_of(parsed, parsed.stages[run.stage])
+    match = re.match(r"(\d+)", image_tag(ref) or "")
+    return int(match.group(1)) if image_name(ref).rsplit("/", 1)[-1] == "node" and match else None
+
+
+def _lockfile_copied(parsed: ParsedDockerfile, run: Instruction) -> bool:
+    for member in stage_chain(parsed, parsed.stages[run.stage]):
+        for instruction in parsed.stage_instructions(member):
+            if instruction.index < run.index and instruction.keyword in ("COPY", "ADD") and any(
+                    word.rstrip("/").rsplit("/", 1)[-1] in LOCKFILES for word in instruction.value[:-1]):
+                return True
+    return False
+
+
+def fix_npm_ci(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
+    run = parsed.instructions[violation.instruction]
+    major = _node_major(parsed, run) if run.stage >= 0 else None
+    if major is None or major < 10 or not _lockfile_copied(parsed, run) or run.heredocs:
+        return None
+    stage = parsed.stages[run.stage]
+    later = " ".join(i.command for i in parsed.stage_instructions(stage) if i.index > run.index and i.keyword == "RUN")
+    omit = major >= 16 and stage is parsed.final_stage and not BUILD_TOOLS_RE.search(later)
+    source = comment_free(parsed, run)
+    edits = []
+    for match in re.finditer(NPM_INSTALL_RE.format(sep=_sep(parsed)), source):
+        tail = SEGMENT_SPLIT_RE.split(source[match.end():], maxsplit=1)[0]
+        if not _npm_install_all(f"{match.group(0)} {tail}".split()):
+            continue
+        flags = match.group(0) + tail
+        add = omit and not re.search(r"--omit|--only|--production", flags)
+        edits.append(Edit(run.start + match.start(2), run.start + match.end(2), "ci --omit=dev" if add else "ci"))
+    if not edits:
+        return None
+    return Fix(tuple(edits), FixSafety.NEEDS_REVIEW, "npm install -> npm ci" + (" --omit=dev" if omit else ""))
+
+
+YARN_BERRY_RE = re.compile(r"\bcorepack\b|\byarn\s+set\s+version\b|yarnPath|\.yarnrc\.yml")
+
+
+def _yarn_cache_cleaned(run: Instruction) -> bool:
+    return (any(_invokes(w, ("yarn",), ("cache",)) and "clean" in w for w in segments(run.command))
+            or any("type=cache" in f and "yarn" in f for f in run.flags))
+
+
+def check_yarn_cache(parsed: ParsedDockerfile) -> Iterator[Violation]:
+    """What it does:
+    Checks that a `RUN` with `yarn install` runs `yarn cache clean` in the same layer (or keeps the
+    cache on a cache mount).
+
+    Why is this bad?
+    Yarn keeps a copy of every downloaded package in its cache: the layer ships all dependencies
+    twice (CIS Docker Benchmark 4.3).
+
+    Example:
+    ```dockerfile
+    COPY package.json yarn.lock ./
+    RUN yarn install --frozen-lockfile
+    ```
+
+    Use instead:
+    ```dockerfile
+    COPY package.json yarn.lock ./
+    RUN yarn install --frozen-lockfile && yarn cache clean
+    ```
+
+    Fix safety:
+    Needs review. `yarn cache clean` is appended and only runs if the install succeeded. With Yarn 1
+    (the `yarn` of the official node images) the cache is a download cache; with Yarn 2+ in
+    Plug'n'Play mode the cache *is* where the packages live, and cleaning it breaks the app. So the
+    fix applies only when everything copied into the stage before the `RUN` is named file by file
+    and none of it is Yarn 2+ configuration (`.yarnrc.yml`, `.yarn/`), and no `RUN` mentions
+    `corepack` or `yarn set version`; otherwise the finding is only reported.
+    """
+    for run in _runs(parsed):
+        if any(_invokes(w, ("yarn",), ("install",)) for w in segments(run.command)) and not _yarn_cache_cleaned(run):
+            yield YARN_CACHE.violation(run.start_line, instruction=run.index)
+
+
+def _yarn_classic(parsed: ParsedDockerfile, run: Instruction) -> bool:
+    """Nothing before RUN in its stage (and the stages it is built on) can have brought Yarn 2+ in."""
+    for member in stage_chain(parsed, parsed.stages[run.stage]):
+        for instruction in parsed.stage_instructions(member):
+            if instruction.index >= run.index:
+                break
+            if instruction.keyword == "RUN" and YARN_BERRY_RE.search(instruction.command):
+                return False
+            if instruction.keyword in ("COPY", "ADD") and any(
+                    "$" in source or "*" in source or "." not in source.rstrip("/").rsplit("/", 1)[-1].lstrip(".")
+                    or ".yarn" in source for source in instruction.value[:-1]):
+                return False  # a directory, a glob or a variable: it may hold .yarnrc.yml
+    return True
+
+
+def fix_yarn_cache(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
+    run = parsed.instructions[violation.instruction]
+    if run.stage < 0 or YARN_BERRY_RE.search(run.command) or not _yarn_classic(parsed, run):
+        return None
+    edit = append_edit(parsed, run, "yarn cache clean")
+    return Fix((edit,), FixSafety.NEEDS_REVIEW, "added yarn cache clean") if edit else None
+
+
+PIP_CACHE = Rule("HC045", "pip-cache-kept", Severity.INFO, "pip install without --no-cache-dir", "4.3", "DL3042",
+                 check_pip_cache, fix_pip_cache, FixSafety.SAFE)
+NPM_CI = Rule("HC046", "npm-install-not-ci", Severity.INFO, "npm install instead of npm ci", "4.3", None,
+              check_npm_ci, fix_npm_ci, FixSafety.NEEDS_REVIEW)
+YARN_CACHE = Rule("HC047", "yarn-cache-kept", Severity.INFO, "yarn install without yarn cache clean", "4.3", "DL3060",
+                  check_yarn_cache, fix_yarn_cache, FixSafety.NEEDS_REVIEW)
+RULES = (PIP_CACHE, NPM_CI, YARN_CACHE)
