@@ -1,5 +1,5 @@
 """`python -m generator` runs the hardcase command line."""
 
-from generator.cli import entry
+from generator.cli.main import entry
 
 entry()

@@ -24,7 +24,8 @@ if str(REPO) not in sys.path:
 from generator.audit.fix import harden  # noqa: E402 (needs the checkout on sys.path first)
 from generator.audit.lint import Config, read_dockerfile  # noqa: E402
 from generator.audit.packages.index import OnlineResolver  # noqa: E402
-from generator.audit.packages.versions import ANY_PYTHON, active  # noqa: E402
+from generator.audit.packages.versions import ANY_PYTHON  # noqa: E402
+from generator.audit.rules.pins import active  # noqa: E402
 
 CORPUS = REPO / "tests" / "corpus"
 

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from generator.cli import main as _unused  # noqa: F401  (ensures the package imports)
+from generator.cli.main import main as _unused  # noqa: F401  (ensures the package imports)
 from generator.core.resources import templates_dir
 from generator.scaffold.new import NewRequest, collect_answers, template_context
 

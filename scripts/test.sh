@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need on a fresh Debian 12 machine, starts the Docker
-# engine with stand-in base images (scripts/engine-up.sh), then lints, type-checks and runs pytest.
+# engine with stand-in base images (scripts/engine-up.sh), then lints, type-checks, checks the import
+# contracts (import-linter) and runs pytest.
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh -k seccomp`).
 # HARDCASE_SKIP_ENGINE_SETUP=1 skips the engine setup (engine tests then fail unless an engine is up).
 set -euo pipefail
@@ -56,6 +57,8 @@ log "ruff"
 .venv/bin/ruff check generator tests scripts
 log "mypy"
 .venv/bin/mypy
+log "import contracts (lint-imports)"
+.venv/bin/lint-imports --no-cache
 log "pytest"
 .venv/bin/python -m pytest -q "$@"
 log "done in $(( $(date +%s) - started )) s"

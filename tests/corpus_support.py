@@ -58,7 +58,7 @@ class CliResult:
 
 def run_cli(*argv: str | os.PathLike[str]) -> CliResult:
     """`hardcase ARGV` in-process (the documented injectable API); an exception escapes as a bug."""
-    from generator.cli import Environment, main
+    from generator.cli.main import Environment, main
 
     out, err = io.StringIO(), io.StringIO()
     code = main([os.fspath(a) for a in argv], env=Environment(stdout=out, stderr=err, stdin_isatty=False))

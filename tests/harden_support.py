@@ -16,13 +16,14 @@ from ruamel.yaml import YAML
 from generator.audit.dockerfile import parse
 from generator.audit.fix import HardenResult, harden
 from generator.audit.lint import Config, check
-from generator.audit.packages.versions import active, from_mapping
+from generator.audit.packages.versions import from_mapping
+from generator.audit.rules.pins import active
 
 REPO = Path(__file__).resolve().parent.parent
 RULE_CASES = Path(__file__).resolve().parent / "rules"
 # `hardcase check PATH` in a fresh interpreter, then which of the named modules it had imported.
 CHECK_IMPORTS = ("import sys\nmodules = sys.argv[2:]\nsys.argv = ['hardcase', 'check', sys.argv[1]]\n"
-                 "from generator.cli import entry\ntry:\n    entry()\nexcept SystemExit:\n    pass\n"
+                 "from generator.cli.main import entry\ntry:\n    entry()\nexcept SystemExit:\n    pass\n"
                  "print(sorted(m for m in modules if m in sys.modules), file=sys.stderr)")
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import dockerfile
 import pytest
 
-from generator.cli import Environment, main
+from generator.cli.main import Environment, main
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"

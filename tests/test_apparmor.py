@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from scaffold_support import compose_config
 
-from generator.cli import Environment, main
+from generator.cli.main import Environment, main
 
 ROOT = Path(__file__).resolve().parents[1]
 

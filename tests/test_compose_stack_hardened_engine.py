@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from generator.cli import Environment, main
+from generator.cli.main import Environment, main
 from generator.engine import hostproc
-from generator.engine.probes import CAP_NUMBERS
+from generator.engine.probes_confinement import CAP_NUMBERS
 from tests.engine_support import require_engine
 from tests.test_compose_stack_engine import (
     SERVICES,

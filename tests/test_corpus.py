@@ -222,7 +222,8 @@ def test_version_pin_findings_left_are_the_unresolvable_ones(hadolint_counts: Ha
     reason it could not be pinned — and never "not in the versions file": the recorded file covers
     every package the corpus installs that can be resolved, and the fix pinned all of them."""
     from generator.audit.lint import Config, check, read_dockerfile
-    from generator.audit.packages.versions import active, load_file
+    from generator.audit.packages.versions import load_file
+    from generator.audit.rules.pins import active
 
     resolver = load_file(PACKAGE_VERSIONS)
     unexplained = []

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from generator.cli import Environment, main
+from generator.cli.main import Environment, main
 from generator.engine import docker as engine
 from generator.profiles import seccomp
 from tests.engine_support import MIRROR, STANDIN_VERSIONS, require_engine

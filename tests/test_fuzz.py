@@ -366,7 +366,7 @@ def _reuse_cli_parser() -> Iterator[None]:
     more than hardening a small file takes. Reusing one parser changes no behaviour (parsing
     arguments does not modify it) and lets the fuzzers run thousands of examples in under a minute.
     Without the private hook (renamed?) the tests still run, only slower."""
-    from generator import cli
+    from generator.cli import main as cli
 
     with pytest.MonkeyPatch.context() as patch:
         if hasattr(cli, "_build_parser"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.cli import Environment, main
+from generator.cli.main import Environment, main
 from generator.core.imageref import ImageRef, parse
 from generator.core.mirror import apply as mirror_apply
 from generator.engine import pin

@@ -14,11 +14,11 @@ from harden_support import RULE_CASES, Case, harden_text, rule_cases, rule_ids
 
 from generator.audit.compose import parse_compose
 from generator.audit.compose_lint import check as check_compose
-from generator.audit.compose_rules import COMPOSE_RULES, ComposeRule
+from generator.audit.compose_rules import COMPOSE_RULES
 from generator.audit.dockerfile import parse
-from generator.audit.fix import FixSafety
 from generator.audit.lint import Config, check
-from generator.audit.rules import DOC_SECTIONS, RULES, Rule, Severity
+from generator.audit.model import DOC_SECTIONS, ComposeRule, FixSafety, Rule, Severity
+from generator.audit.rules import RULES
 
 REPO = Path(__file__).resolve().parent.parent
 

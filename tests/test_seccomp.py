@@ -420,7 +420,7 @@ ISSUE_DANGEROUS = ("mount", "umount2", "unshare", "setns", "ptrace", "bpf", "key
 
 @pytest.mark.parametrize("name", ISSUE_DANGEROUS)
 def test_check_reports_each_dangerous_allowance(name: str, tmp_path: Path) -> None:
-    from generator.cli import Environment, main
+    from generator.cli.main import Environment, main
 
     profile = seccomp.build_profile("go")
     profile["syscalls"].append({"names": [name], "action": "SCMP_ACT_ALLOW"})
@@ -438,7 +438,7 @@ def test_check_reports_each_dangerous_allowance(name: str, tmp_path: Path) -> No
     ("", "1:1"),
 ])
 def test_check_reports_syntax_errors_with_line_and_column(text: str, position: str, tmp_path: Path) -> None:
-    from generator.cli import Environment, main
+    from generator.cli.main import Environment, main
 
     path = tmp_path / "broken.json"
     path.write_text(text)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from generator.cli import Environment, main
+from generator.cli.main import Environment, main
 from generator.profiles import seccomp
 from generator.profiles.seccomp_diff import diff_profiles
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyseccomp
 import pytest
 
-from generator.cli import Environment, main
+from generator.cli.main import Environment, main
 from generator.core.errors import UsageError
 from generator.profiles import seccomp, seccomp_learn
 from generator.profiles.kernel_audit import AUDIT_ARCH_X32, Hit, parse_record

@@ -8,9 +8,9 @@ import pytest
 from harden_support import harden_text
 
 from generator.audit.dockerfile import parse
-from generator.audit.fix import Edit, Fix, FixSafety, select_fixes
+from generator.audit.fix import select_fixes
 from generator.audit.lint import Config, check
-from generator.audit.rules import Violation
+from generator.audit.model import Edit, Fix, FixSafety, Violation
 
 GO = (
     "FROM golang:1.27-bookworm\n"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from generator.core.controls import controls
 from generator.engine.probes import PROBES
 from generator.engine.verify import Row, Scorecard, render_text
-from generator.scaffold.context import controls
 
 
 def card(*passed: bool) -> Scorecard:

@@ -12,10 +12,10 @@ nothing changes (bounded), so each pass sees what the previous one did.
 from __future__ import annotations
 
 from generator.audit.compose import ParsedCompose, attach_trailing, detach_trailing, parse_compose
-from generator.audit.compose_rules import COMPOSE_RULES, ComposeFix
-from generator.audit.fix import MAX_PASSES, AppliedFix, Fix, FixSafety, HardenResult
+from generator.audit.compose_rules import COMPOSE_RULES
+from generator.audit.fix import MAX_PASSES, HardenResult
 from generator.audit.lint import IGNORE_RE, Config
-from generator.audit.rules import Violation
+from generator.audit.model import AppliedFix, ComposeFix, Fix, FixSafety, Violation
 from generator.core.record import replace
 
 

@@ -11,8 +11,8 @@ cannot loop forever, and every pass must leave a file BuildKit's parser accepts.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import Enum
 
+from generator.audit.model import AppliedFix, Edit, Fix, FixSafety, Violation
 from generator.core.record import field
 from generator.core.record import record as dataclass
 
@@ -20,39 +20,8 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `check` does not import typin
 if TYPE_CHECKING:
     from generator.audit.dockerfile import ParsedDockerfile
     from generator.audit.lint import Config
-    from generator.audit.rules import Violation
 
 MAX_PASSES = 10
-
-
-class FixSafety(Enum):
-    SAFE = "safe"  # keeps what the image does; applied by default
-    NEEDS_REVIEW = "needs-review"  # may change behaviour; applied only with --unsafe-fixes
-
-
-@dataclass(frozen=True)
-class Edit:
-    start: int
-    end: int
-    replacement: str
-
-    @staticmethod
-    def insert(offset: int, text: str) -> Edit:
-        return Edit(offset, offset, text)
-
-
-@dataclass(frozen=True)
-class Fix:
-    edits: tuple[Edit, ...]
-    safety: FixSafety
-    note: str = ""  # what the fix did, for the report
-    alone: bool = False  # restructures the file: applied in a pass of its own, before other fixes
-
-
-@dataclass(frozen=True)
-class AppliedFix:
-    violation: Violation
-    fix: Fix
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ import re
 from collections.abc import Iterable
 
 from generator.audit.dockerfile import ParsedDockerfile
-from generator.audit.rules import RULE_BY_ID, RULES, Rule, Severity, Violation, rule_for
+from generator.audit.model import Rule, Severity, Violation
+from generator.audit.registry import rule_for
+from generator.audit.rules import RULE_BY_ID, RULES
 from generator.core.errors import UsageError, read_user_text
 from generator.core.record import field, replace
 from generator.core.record import record as dataclass

@@ -1,91 +1,141 @@
-"""`hardcase check`, and its fast start.
+"""`hardcase check` and `hardcase harden`: the audit flow's command line (generator.audit), and check's fast start.
 
 `hardcase check FILE` is meant to run on every commit and in editors, so it must start as fast as
-hadolint. `generator.cli.entry` hands plain `check` command lines to `fast_main` before anything
+hadolint. `generator.cli.main.entry` hands plain `check` command lines to `fast_main` before anything
 else is imported: no argparse, pathlib, dataclasses or typing, and no module of the other commands.
 Anything unusual (`--help`, a bad option or value, `--`) returns None and goes through the full
 argparse command line, so both paths accept and reject exactly the same arguments.
+The org policy's findings join through `generator.policy.findings.PolicyLookup` (cheap until a
+policy is in sight).
 """
 
 from __future__ import annotations
 
-import os
-
 FORMATS = ("text", "json", "sarif")
 SEVERITIES = ("error", "warning", "info", "style")
+CONFIG_NAME = ".hardcase-check.yaml"  # generator.audit.lint.CONFIG_NAME
 OPTIONS = {"--format": FORMATS, "--fail-on": SEVERITIES, "--config": None, "--policy": None}
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start time
 if TYPE_CHECKING:
+    import argparse
     from typing import TextIO
+
+    from generator.cli.env import Command, Environment
+
+
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Command]:
+    from pathlib import Path
+
+    from generator.cli.options import add_policy_option
+
+    harden = commands.add_parser(
+        "harden", help="rewrite a Dockerfile or compose file with hardening fixes and explain each change",
+        description="Apply hardening fixes to a Dockerfile or compose file (safe ones by default) and report every "
+                    "change. "
+                    "Without -o/--in-place/--diff the hardened file goes to stdout and the report to stderr.")
+    harden.add_argument("file", type=Path, metavar="FILE")
+    where = harden.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", type=Path, metavar="OUT", help="write the hardened file to OUT")
+    where.add_argument("--in-place", action="store_true", help="rewrite FILE, keeping FILE.hardcase.bak")
+    where.add_argument("--diff", action="store_true", help="print a unified diff; exit 1 if anything would change")
+    harden.add_argument("--force", action="store_true", help="with -o: replace an existing OUT")
+    harden.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes that need review")
+    versions = harden.add_mutually_exclusive_group()
+    versions.add_argument("--pin-packages", action="store_true",
+                          help="with --unsafe-fixes: pin apt/pip/npm packages to versions resolved online (HC048)")
+    versions.add_argument("--package-versions", type=Path, metavar="FILE",
+                          help="with --unsafe-fixes: pin packages to the versions in a YAML file (offline, HC048)")
+    harden.add_argument("--debian-mirror", metavar="URL",
+                        help="Debian mirror for --pin-packages (default: $HARDCASE_DEBIAN_MIRROR or deb.debian.org)")
+    harden.add_argument("--ubuntu-mirror", metavar="URL",
+                        help="Ubuntu mirror for --pin-packages (default: $HARDCASE_UBUNTU_MIRROR, archive.ubuntu.com)")
+    harden.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
+    harden.add_argument("--config", type=Path, metavar="FILE", help=f"config file (default: nearest {CONFIG_NAME})")
+    harden.add_argument("--public", action="append", default=[], metavar="SERVICE",
+                        help="compose: keep SERVICE's ports on all interfaces and mark it public (repeatable)")
+    add_policy_option(harden)
+    check = commands.add_parser(
+        "check", help="audit Dockerfiles and compose files: exit 0 clean, 1 findings, 2 usage or parse error",
+        description="Check Dockerfiles and compose files (files, or Dockerfile, *.Dockerfile, Dockerfile.*, "
+                    "compose.yaml, docker-compose.yml, docker-compose.*.yml, *.compose.yaml, ... below directories).")
+    check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    check.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
+    check.add_argument("--fail-on", choices=SEVERITIES, default="style",
+                       help="lowest severity that makes the exit status 1 (default: style, i.e. any finding)")
+    check.add_argument("--config", type=Path, metavar="FILE", help=f"config file (default: nearest {CONFIG_NAME})")
+    add_policy_option(check)
+    return {"harden": _cmd_harden, "check": _cmd_check}
+
+
+def _run_check(paths: list[str], output: str, fail_on: str, config_file: str | None, stdout: TextIO,
+               policy_file: str | None) -> int:
+    """`check` with the org policy's findings (POLxxx) joined to each Dockerfile's, when a policy applies."""
+    from generator.audit.check import run_check
+    from generator.policy.findings import PolicyLookup
+
+    return run_check(paths, output, fail_on, config_file, stdout, PolicyLookup(policy_file).findings)
+
+
+def _cmd_check(args: argparse.Namespace, env: Environment) -> int:
+    return _run_check([str(path) for path in args.paths], args.format, args.fail_on,
+                      str(args.config) if args.config is not None else None, env.stdout,
+                      str(args.policy) if args.policy is not None else None)
+
+
+def _cmd_harden(args: argparse.Namespace, env: Environment) -> int:
+    from generator.audit.check import is_compose
+    from generator.audit.harden import harden_compose, harden_dockerfile
+    from generator.audit.lint import BACKUP_SUFFIX
+    from generator.core.errors import ConflictError, ExitCode, UsageError
+    from generator.core.files import write_atomic
+    from generator.policy.findings import PolicyLookup
+
+    if args.force and args.output is None:
+        raise UsageError("--force only goes with -o/--output")
+    if not args.file.is_file():
+        raise UsageError(f"{args.file}: no such file")
+    if args.output is not None and args.output.exists() and not args.force:
+        raise ConflictError(f"{args.output} exists; use --force to replace it")
+    if is_compose(str(args.file)):
+        target = args.output if args.output is not None else args.file if args.in_place else None
+        result, report = harden_compose(args.file, config_file=args.config, unsafe=args.unsafe_fixes,
+                                        public=list(args.public), target=target, output_format=args.format)
+    else:
+        if args.public:
+            raise UsageError("--public only applies to compose files")
+        result, report = harden_dockerfile(
+            args.file, config_file=args.config, unsafe=args.unsafe_fixes, pin_packages=args.pin_packages,
+            package_versions=args.package_versions, debian_mirror=args.debian_mirror,
+            ubuntu_mirror=args.ubuntu_mirror, output_format=args.format,
+            extra_findings=PolicyLookup(args.policy).findings)
+    if args.diff:
+        import difflib
+
+        diff = difflib.unified_diff(result.original.splitlines(keepends=True), result.text.splitlines(keepends=True),
+                                    f"a/{args.file}", f"b/{args.file}")
+        env.stdout.write("".join(line if line.endswith("\n") else line + "\n" for line in diff))
+        env.stderr.write(report)
+        return ExitCode.FINDINGS if result.changed else ExitCode.OK
+    if args.in_place:
+        if result.changed:
+            mode = args.file.stat().st_mode & 0o777
+            write_atomic(args.file.with_name(args.file.name + BACKUP_SUFFIX), result.original.encode("utf-8"), mode)
+            write_atomic(args.file, result.text.encode("utf-8"), mode)
+        env.stdout.write(report)
+    elif args.output is not None:
+        write_atomic(args.output, result.text.encode("utf-8"))
+        env.stdout.write(report)
+    else:
+        env.stdout.write(result.text)
+        env.stderr.write(report)
+    return ExitCode.OK
 
 
 def path_str(path: str) -> str:
     """The path as `str(pathlib.PurePosixPath(path))` spells it (reports name files the same either way)."""
     lead = "//" if path.startswith("//") and not path.startswith("///") else "/" if path.startswith("/") else ""
     return lead + "/".join(part for part in path.split("/") if part and part != ".") or "."
-
-
-def is_compose(path: str) -> bool:
-    """Compose or Dockerfile, by name; a file with another name is compose when it is YAML with `services:`."""
-    from generator.audit.compose import is_compose_name, looks_like_compose
-    from generator.audit.lint import DOCKERFILE_PATTERNS
-
-    name = os.path.basename(path)
-    if is_compose_name(name):
-        return True
-    import fnmatch
-
-    if any(fnmatch.fnmatch(name, pattern) for pattern in DOCKERFILE_PATTERNS):
-        return False
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(65536).decode("utf-8", "replace")
-    except OSError:
-        return False
-    return looks_like_compose(head)
-
-
-def run_check(paths: list[str], output: str, fail_on: str, config_file: str | None, stdout: TextIO,
-              policy_file: str | None = None) -> int:
-    """Check Dockerfiles and compose files (and directories of them); write the report; the exit status
-    (0 clean, 1 findings).
-
-    Org policy violations (POLxxx) join the findings when a policy applies (see `check_policy`).
-    """
-    from generator.audit.lint import at_least, check, load_config, read_dockerfile
-    from generator.audit.report import OutputFormat, file_report, render
-    from generator.audit.rules import Severity
-    from generator.core.errors import ExitCode, UsageError
-    from generator.policy.findings import PolicyLookup
-
-    if all(os.path.isfile(path) for path in paths):
-        files: list[str | os.PathLike[str]] = list(paths)
-    else:
-        from pathlib import Path
-
-        from generator.audit.lint import discover
-
-        files = list(discover([Path(path) for path in paths]))
-        if not files:
-            raise UsageError(f"no Dockerfiles or compose files found in {', '.join(paths)}")
-    config = load_config(config_file, os.getcwd())
-    policies = PolicyLookup(policy_file)
-    reports = []
-    for path in files:
-        if is_compose(os.fspath(path)):
-            from generator.audit.compose import read_compose
-            from generator.audit.compose_lint import check as check_compose
-
-            compose = read_compose(os.fspath(path))
-            compose.secrets_dir = os.path.dirname(os.fspath(path)) or "."  # as `harden --in-place` would
-            reports.append(file_report(os.fspath(path), check_compose(compose, config), kind="compose"))
-            continue
-        parsed = read_dockerfile(path)
-        reports.append(file_report(os.fspath(path), check(parsed, config) + policies.findings(path, parsed.text)))
-    stdout.write(render(reports, OutputFormat(output)))
-    failing = at_least((v for r in reports for v in r.findings), Severity(fail_on))
-    return ExitCode.FINDINGS if failing else ExitCode.OK
 
 
 def parse_fast(argv: list[str]) -> tuple[list[str], dict[str, str]] | None:
@@ -120,9 +170,9 @@ def fast_main(argv: list[str]) -> int | None:
     from generator.core.errors import ExitCode, HardcaseError
 
     try:
-        return run_check(paths, options.get("--format", "text"), options.get("--fail-on", "style"),
-                         path_str(options["--config"]) if "--config" in options else None, sys.stdout,
-                         path_str(options["--policy"]) if "--policy" in options else None)
+        return _run_check(paths, options.get("--format", "text"), options.get("--fail-on", "style"),
+                          path_str(options["--config"]) if "--config" in options else None, sys.stdout,
+                          path_str(options["--policy"]) if "--policy" in options else None)
     except HardcaseError as exc:
         print(f"hardcase: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -1,7 +1,4 @@
-"""Command line for `seccomp diff`, `seccomp learn` and `apparmor generate`: arguments → calls → output.
-
-Kept apart from `cli.py` like cli_platform: `cli.py` registers these parsers and dispatches here.
-"""
+"""`hardcase seccomp generate|check|diff|learn` and `hardcase apparmor generate` (generator.profiles)."""
 
 from __future__ import annotations
 
@@ -12,10 +9,51 @@ from typing import TYPE_CHECKING
 from generator.core.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from generator.cli import Environment
+    from generator.cli.env import Command, Environment
 
 
-def add_seccomp_actions(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_seccomp_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Command]:
+    seccomp = commands.add_parser("seccomp", help="generate or check seccomp profiles")
+    seccomp_commands = seccomp.add_subparsers(dest="seccomp_command", metavar="ACTION", required=True)
+    generate = seccomp_commands.add_parser("generate", help="write the profile for a runtime")
+    generate.add_argument("--runtime", required=True)
+    generate.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    generate.add_argument("--force", action="store_true", help="replace an existing output file")
+    seccomp_check = seccomp_commands.add_parser("check", help="compile a profile with libseccomp and report problems")
+    seccomp_check.add_argument("profile", type=Path)
+    _add_seccomp_actions(seccomp_commands)
+    return {"seccomp": _cmd_seccomp}
+
+
+def _cmd_seccomp(args: argparse.Namespace, env: Environment) -> int:
+    from generator.profiles import seccomp, seccomp_check
+
+    if args.seccomp_command == "diff":
+        return cmd_diff(args, env)
+    if args.seccomp_command == "learn":
+        return cmd_learn(args, env)
+    if args.seccomp_command == "generate":
+        if args.runtime not in seccomp.RUNTIMES:
+            raise UsageError(f"unknown runtime '{args.runtime}' (known: {', '.join(seccomp.RUNTIMES)})")
+        text = seccomp.render_profile(args.runtime)
+        if args.output is None:
+            env.stdout.write(text)
+            return ExitCode.OK
+        from generator.core.files import write_output
+
+        write_output(args.output, text, args.force)
+        print(f"{args.output}: {len(seccomp.allowed_syscalls(args.runtime))} syscalls allowed", file=env.stdout)
+        return ExitCode.OK
+    profile = seccomp_check.load_profile(args.profile)
+    problems = seccomp_check.validate_profile(profile)
+    for problem in problems:
+        print(f"{args.profile}: {problem}", file=env.stdout)
+    if not problems:
+        print(f"{args.profile}: ok (compiles for x86_64 and aarch64)", file=env.stdout)
+    return ExitCode.FINDINGS if problems else ExitCode.OK
+
+
+def _add_seccomp_actions(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     diff = actions.add_parser("diff", help="compare two profiles per architecture: exit 0 same, 1 different",
                               description="What each profile allows that the other does not, per architecture, "
                                           "and changed actions, argument filters and errnoRet values.")
@@ -45,7 +83,7 @@ def add_seccomp_actions(actions: argparse._SubParsersAction[argparse.ArgumentPar
     learn.add_argument("--format", choices=["text", "json"], default="text")
 
 
-def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_apparmor_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Command]:
     apparmor = commands.add_parser("apparmor", help="generate an AppArmor profile for a generated service")
     actions = apparmor.add_subparsers(dest="apparmor_command", metavar="ACTION", required=True)
     generate = actions.add_parser("generate", help="write the AppArmor profile for the project in DIR")
@@ -53,6 +91,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     generate.add_argument("-o", "--output", type=Path, metavar="FILE", help="file to write (default: stdout)")
     generate.add_argument("--name", metavar="NAME", help="profile name (default: hardcase-SERVICE)")
     generate.add_argument("--force", action="store_true", help="replace an existing FILE")
+    return {"apparmor": cmd_apparmor}
 
 
 def cmd_diff(args: argparse.Namespace, env: Environment) -> int:
@@ -112,12 +151,9 @@ def cmd_apparmor(args: argparse.Namespace, env: Environment) -> int:
     if args.output is None:
         env.stdout.write(text)
         return ExitCode.OK
-    from generator.scaffold.write import write_output
+    from generator.core.files import write_output
 
     write_output(args.output, text, args.force)
     print(f"{args.output}: AppArmor profile {apparmor.profile_name_for(args.dest, args.name)}", file=env.stdout)
     return ExitCode.OK
 
-
-COMMANDS = {"apparmor": cmd_apparmor}
-SECCOMP_ACTIONS = {"diff": cmd_diff, "learn": cmd_learn}

@@ -1,12 +1,16 @@
-"""Image references: parse `[registry/]path[:tag][@digest]` and put them back together."""
+"""Image references: parse `[registry/]path[:tag][@digest]` and put them back together.
+
+`hardcase check` reads image names through this module, so it uses `core.record`, not dataclasses.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 
 from generator.core.errors import UsageError
 from generator.core.mirror import split_registry
+from generator.core.record import record as dataclass
+from generator.core.record import replace
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 PATH_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
@@ -58,3 +62,15 @@ def parse(text: str) -> ImageRef:
     if not name or not PATH_RE.match(path):
         raise UsageError(f"image reference {text!r}: invalid name")
     return ImageRef(name=name, tag=tag, digest=digest or None)
+
+
+def image_name(ref: str) -> str:
+    rest = ref.split("@", 1)[0]
+    slash, colon = rest.rfind("/"), rest.rfind(":")
+    return rest[:colon] if colon > slash else rest
+
+
+def image_tag(ref: str) -> str | None:
+    rest = ref.split("@", 1)[0]
+    slash, colon = rest.rfind("/"), rest.rfind(":")
+    return rest[colon + 1:] if colon > slash else None

@@ -20,11 +20,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from generator.core.controls import controls
 from generator.core.errors import EngineError, UsageError
 from generator.core.yamlio import dump_yaml, load_yaml_file
 from generator.engine import docker as engine
 from generator.engine import probes
-from generator.scaffold.context import controls
+from generator.engine.probe_target import Target
 
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 HEALTH_TIMEOUT = 180.0
@@ -215,7 +216,7 @@ def verify(directory: Path, *, build: bool = True, ca_bundle: Path | None = DEFA
             container = engine.inspect("container", container_id)
             expected = _expected(project, project.service)
             profile_path = _seccomp_path(project)
-            target = probes.Target(
+            target = Target(
                 container=container, image=image, pids=_container_pids(container_id),
                 uid=expected["uid"], workdir=str(image["Config"].get("WorkingDir") or "/"),
                 writable_paths=expected["writable"], secrets=secret_values,

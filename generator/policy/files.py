@@ -4,7 +4,7 @@ Where a policy comes from (`discover`): `--policy FILE` alone when given; otherw
 named by `HARDCASE_POLICY` *and* the project's own `hardcase-policy.yaml`, both enforced. A project
 file can add rules but never loosen the org's: dropping a file into a repository must not be a way
 out of the standard. The schema lives in `data/policy-schema.yaml`, so `hardcase policy check`, the
-docs and the rule IDs all read the same facts. Evaluation is in `policy_rules.py`.
+docs and the rule IDs all read the same facts. Evaluation is in `generator.policy.rules`.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ Dockerfile it was given, and compose-level rules (read_only, cap_drop, ports, ..
 `policy audit`, which sees the whole project.
 
 Each violation becomes a `Violation` with the POLxxx ID as its rule (severity error, no fix), so the
-text, JSON and SARIF reports and the exit status treat it like any other finding. Policy findings
-cannot be suppressed (`.hardcase-check.yaml` rejects POL IDs, inline ignores do not apply): a
+text, JSON and SARIF reports and the exit status treat it like any other finding: producing one
+registers the POL rules with `generator.audit.registry`, where the audit flow looks rules up.
+Policy findings cannot be suppressed (`.hardcase-check.yaml` rejects POL IDs, inline ignores do not apply): a
 project must not be able to switch its org's policy off.
 
 Plain `check` runs with no policy in sight must stay fast, so this module imports only `os` at the
@@ -23,7 +24,7 @@ import os
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `check` does not import typing
 if TYPE_CHECKING:
-    from generator.audit.rules import Rule, Violation
+    from generator.audit.model import Rule, Violation
     from generator.policy.files import Policy
 
 POLICY_FILE = "hardcase-policy.yaml"  # policy.POLICY_FILE (a test keeps them equal)
@@ -77,10 +78,12 @@ class PolicyLookup:
 
 
 def violations(policies: list[Policy], text: str, path: str) -> list[Violation]:
-    from generator.audit.rules import Violation
+    from generator.audit.model import Violation
+    from generator.audit.registry import register
     from generator.core.errors import UsageError
     from generator.policy.rules import evaluate
 
+    register(POLICY_PREFIX, policy_rule)  # reports look up the POLxxx rules of these findings
     found: list[Violation] = []
     seen: set[tuple[str, int, str]] = set()
     for policy in policies:
@@ -107,7 +110,7 @@ _RULES: dict[str, Rule] = {}
 def policy_rule(rule_id: str) -> Rule:
     """The POLxxx rule as a report-ready `Rule` (severity error, no fix), from the policy schema."""
     if not _RULES:
-        from generator.audit.rules import Rule, Severity
+        from generator.audit.model import Rule, Severity
         from generator.policy.files import rules
 
         for info in rules():

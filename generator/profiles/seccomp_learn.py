@@ -329,7 +329,7 @@ def learn(directory: Path, *, service: str | None = None, runs: int = 3, workloa
     problems = validate_profile(profile)
     if problems:
         raise UsageError(f"the learned profile does not check: {problems[0]}")
-    from generator.scaffold.write import write_atomic
+    from generator.core.files import write_atomic
 
     write_atomic(output, (json.dumps(profile, indent=2) + "\n").encode("utf-8"))
     result = LearnResult(

@@ -7,13 +7,11 @@ make decisions that would need testing in Jinja.
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 
 from generator import __version__
 from generator.core import catalog, mirror
-from generator.core.resources import DATA_DIR
-from generator.core.yamlio import load_data_file
+from generator.core.controls import controls
 from generator.profiles import apparmor, seccomp
 from generator.scaffold.answers import Answers
 
@@ -27,12 +25,6 @@ SECCOMP_FILE = "seccomp.json"
 TMPFS_SIZE = "64m"
 # Opt-in only: BuildKit pulls this frontend image from Docker Hub at build time (fails offline).
 SYNTAX_LINE = "# syntax=docker/dockerfile:1.19"
-
-
-@cache
-def controls() -> list[dict[str, str]]:
-    data: list[dict[str, str]] = load_data_file(DATA_DIR / "controls.yaml")["controls"]
-    return data
 
 
 def _healthcheck(answers: Answers, interpreter: str | None, port: int) -> list[str]:

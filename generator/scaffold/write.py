@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
 from generator.core.errors import ConflictError, UsageError
+from generator.core.files import write_atomic
 from generator.scaffold.templating import FileOp
 
 
@@ -102,27 +102,3 @@ def apply(dest: Path, plan: list[FileOp], force: bool = False) -> list[Step]:
         reason = exc.strerror or exc.__class__.__name__
         raise UsageError(f"cannot write {exc.filename or dest}: {reason}; nothing written") from None
     return steps
-
-
-def write_output(target: Path, text: str, force: bool) -> None:
-    """Write a generated file a user asked for: an existing different file only with --force."""
-    if target.exists() and not force and target.read_text(encoding="utf-8") != text:
-        from generator.core.errors import ConflictError
-
-        raise ConflictError(f"{target} exists; use --force to replace it")
-    write_atomic(target, text.encode("utf-8"))
-
-
-def write_atomic(target: Path, content: bytes, mode: int = 0o644) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise

@@ -20,7 +20,7 @@ from typing import Any
 
 from generator.audit.compose import ParsedCompose, Service, line_of
 from generator.audit.compose_images import ImageInfo, lookup
-from generator.audit.rules import Violation
+from generator.audit.model import Violation
 
 ROOT_USERS = frozenset({"", "0", "root"})
 
@@ -74,6 +74,12 @@ def merged_source(node: Any, key: str) -> Any:
 def is_shared(value: Any) -> bool:
     anchor = getattr(value, "anchor", None)
     return anchor is not None and getattr(anchor, "value", None) is not None
+
+
+def anchor_note(service: Service, key: str) -> str:
+    """How the report says a uniform fix went into a shared anchor rather than into the service."""
+    shared = merged_source(service.node, key) is not None or is_shared(service.node.get(key))
+    return " (in the shared anchor, for every service that uses it)" if shared else ""
 
 
 def seq(items: list[Any], flow: bool = False) -> Any:

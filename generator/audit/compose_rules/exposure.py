@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from generator.audit.compose import ParsedCompose, Service, item_line
-from generator.audit.compose_rules import ComposeFix, ComposeRule, Severity, Violation
 from generator.audit.compose_rules._support import (
     as_list,
     image_info,
@@ -32,7 +31,7 @@ from generator.audit.compose_rules._support import (
     set_key,
     writable,
 )
-from generator.audit.fix import FixSafety
+from generator.audit.model import ComposeFix, ComposeRule, FixSafety, Severity, Violation
 
 LOOPBACK = "127.0.0.1"
 BACKEND_NETWORK = "backend"

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 from generator.audit.compose import ParsedCompose, Service
 from generator.audit.compose_images import default_limits, default_ulimits
-from generator.audit.compose_rules import ComposeFix, ComposeRule, Severity, Violation
 from generator.audit.compose_rules._support import (
     child,
     image_info,
@@ -22,7 +21,7 @@ from generator.audit.compose_rules._support import (
     unknown_image,
     writable,
 )
-from generator.audit.fix import FixSafety
+from generator.audit.model import ComposeFix, ComposeRule, FixSafety, Severity, Violation
 
 # --- resource limits ---------------------------------------------------------------------------
 

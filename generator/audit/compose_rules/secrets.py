@@ -14,7 +14,6 @@ import re
 from collections.abc import Iterator
 
 from generator.audit.compose import ParsedCompose, Service
-from generator.audit.compose_rules import ComposeFix, ComposeRule, Severity, Violation
 from generator.audit.compose_rules._support import (
     environment,
     image_info,
@@ -26,7 +25,7 @@ from generator.audit.compose_rules._support import (
     set_key,
     writable,
 )
-from generator.audit.fix import FixSafety
+from generator.audit.model import ComposeFix, ComposeRule, FixSafety, Severity, Violation
 
 SECRET_NAME_RE = re.compile(r"(PASSWORD|PASSWD|PASS$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)",
                             re.IGNORECASE)

@@ -2,9 +2,9 @@
 
 `harden` pins a package only to a version it resolved, never to a guess: from a YAML file the user
 keeps (`--package-versions FILE`, offline) or from the package indexes themselves
-(`--pin-packages`, see `generator.package_index`). The resolver is active for one harden run (a
-context variable), so rules keep their plain `fix(parsed, violation)` signature and `hardcase check`
-never resolves anything.
+(`--pin-packages`, see `generator.audit.packages.index`). The resolver is active for one harden
+run (a context variable, `generator.audit.rules.pins.active`), so rules keep their plain
+`fix(parsed, violation)` signature and `hardcase check` never resolves anything.
 
 The file (what an air-gapped platform team keeps next to its mirror):
 
@@ -23,8 +23,6 @@ The file (what an air-gapped platform team keeps next to its mirror):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,37 +169,6 @@ def _packages(origin: str, manager: str, context: str, packages: dict[object, ob
     return checked
 
 
-@contextmanager
-def active(resolver: Resolver | None) -> Iterator[None]:
-    """Make RESOLVER the one HC048's check and fix consult, for the duration of a harden run."""
-    from generator.audit.rules.pins import ACTIVE
-
-    token = ACTIVE.set(resolver)
-    try:
-        yield
-    finally:
-        ACTIVE.reset(token)
-
-
-def package_resolver(online: bool, versions_file: Path | None, debian_mirror: str | None,
-                     unsafe: bool, ubuntu_mirror: str | None = None) -> Resolver | None:
-    """The resolver `harden`'s options ask for (None: HC048's fix pins nothing)."""
-    if (online or versions_file is not None) and not unsafe:
-        raise UsageError("--pin-packages and --package-versions go with --unsafe-fixes (pins need review)")
-    for option, mirror in (("--debian-mirror", debian_mirror), ("--ubuntu-mirror", ubuntu_mirror)):
-        if mirror is not None and not online:
-            raise UsageError(f"{option} only goes with --pin-packages")
-    if versions_file is not None:
-        if not versions_file.is_file():
-            raise UsageError(f"{versions_file}: no such file")
-        return load_file(versions_file)
-    if online:
-        from generator.audit.packages.index import OnlineResolver
-
-        return OnlineResolver.from_environment(debian_mirror, ubuntu_mirror)
-    return None
-
-
 # --- which Debian or Ubuntu release an image is built on -------------------------------------------
 
 _RELEASES: dict[str, object] = {}
@@ -244,7 +211,7 @@ def adds_apt_source(text: str) -> bool:
 
 def apt_release(image: str) -> tuple[str | None, str]:
     """(codename, "") of the Debian or Ubuntu release an image is built on, or (None, why it is not known)."""
-    from generator.audit.rules._support import image_name, image_tag
+    from generator.core.imageref import image_name, image_tag
 
     debian, ubuntu, tags = _table("releases"), _table("ubuntu"), _release_data()["tags"]
     assert isinstance(tags, dict)
@@ -274,7 +241,7 @@ def apt_release(image: str) -> tuple[str | None, str]:
 
 def python_version(image: str) -> str:
     """"3.12" for an official python image whose tag says so, else ""."""
-    from generator.audit.rules._support import image_name, image_tag
+    from generator.core.imageref import image_name, image_tag
 
     if image_name(image.lower()).rsplit("/", 1)[-1] != "python":
         return ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from generator.audit.report import FileReport, fix_state, rule_of
+from generator.audit.report.model import FileReport, fix_state, rule_of
 
 
 def _finding(violation: Any) -> dict[str, Any]:

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from generator import __version__
-from generator.audit.compose_rules import COMPOSE_RULES, ComposeRule
-from generator.audit.report import FileReport, rule_of
-from generator.audit.rules import HELP_URI, PROJECT_URL, RULE_BY_ID, RULES, Rule, Severity
+from generator.audit.compose_rules import COMPOSE_RULES
+from generator.audit.model import HELP_URI, PROJECT_URL, ComposeRule, Rule, Severity
+from generator.audit.report.model import FileReport, rule_of
+from generator.audit.rules import RULE_BY_ID, RULES
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 POLICY_HELP_URI = f"{PROJECT_URL}/blob/main/README.md#1-a-policy"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generator.audit.report import FileReport, fix_state, rule_of
+from generator.audit.report.model import FileReport, fix_state, rule_of
 
 
 def _cis(cis: str | None) -> str:

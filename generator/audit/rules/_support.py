@@ -10,7 +10,8 @@ import re
 from collections.abc import Iterator
 
 from generator.audit.dockerfile import Instruction, ParsedDockerfile, Stage
-from generator.audit.fix import Edit
+from generator.audit.model import Edit
+from generator.core.imageref import image_name, image_tag
 
 ROOT_NAMES = frozenset({"root", "0"})
 DEBIAN_HINTS = ("debian", "ubuntu", "python", "node", "golang", "ruby", "php", "openjdk", "eclipse-temurin",
@@ -27,6 +28,11 @@ WINDOWS_SHELLS = ("powershell", "pwsh", "cmd")
 POSIX_SHELLS = ("sh", "bash", "ash", "dash", "zsh", "ksh")
 FAMILY_BY_TOOL = (("apt-get", "debian"), ("apt ", "debian"), ("apk ", "alpine"), ("microdnf", "rhel"),
                   ("dnf ", "rhel"), ("yum ", "rhel"))
+
+# Shell builtins whose effect on later commands would leak into a merged RUN (or a moved one).
+STATEFUL = frozenset({"cd", "export", "set", "source", ".", "umask", "unset", "alias", "shopt", "pushd", "popd",
+                      "ulimit", "trap", "exec", "eval", "readonly", "declare", "typeset", "local", "exit", "return"})
+
 
 
 def words(command: str) -> list[str]:
@@ -52,18 +58,6 @@ def stage_chain(parsed: ParsedDockerfile, stage: Stage) -> list[Stage]:
     while (parent := parsed.parent_stage(chain[0])) is not None and parent not in chain:
         chain.insert(0, parent)
     return chain
-
-
-def image_name(ref: str) -> str:
-    rest = ref.split("@", 1)[0]
-    slash, colon = rest.rfind("/"), rest.rfind(":")
-    return rest[:colon] if colon > slash else rest
-
-
-def image_tag(ref: str) -> str | None:
-    rest = ref.split("@", 1)[0]
-    slash, colon = rest.rfind("/"), rest.rfind(":")
-    return rest[colon + 1:] if colon > slash else None
 
 
 def nonroot_by_default(ref: str) -> bool:

@@ -6,9 +6,8 @@ import re
 from collections.abc import Iterator
 
 from generator.audit.dockerfile import Instruction, ParsedDockerfile
-from generator.audit.fix import Edit, Fix, FixSafety
-from generator.audit.rules import Rule, Severity, Violation
-from generator.audit.rules._support import image_name, image_tag
+from generator.audit.model import Edit, Fix, FixSafety, Rule, Severity, Violation
+from generator.core.imageref import image_name, image_tag
 
 
 def _external_froms(parsed: ParsedDockerfile) -> Iterator[tuple[Instruction, str]]:

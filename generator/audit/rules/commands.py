@@ -6,22 +6,20 @@ import re
 from collections.abc import Iterator
 
 from generator.audit.dockerfile import Instruction, ParsedDockerfile
-from generator.audit.fix import Edit, Fix, FixSafety
-from generator.audit.rules import Rule, Severity, Violation
+from generator.audit.model import Edit, Fix, FixSafety, Rule, Severity, Violation
 from generator.audit.rules._support import (
     HEREDOC_SCRIPT_RE,
     command_start,
     comment_free,
     effective_user,
     family,
-    image_name,
     image_of,
-    image_tag,
     keyword_end,
     runs_as_root,
     stage_chain,
     unquote,
 )
+from generator.core.imageref import image_name, image_tag
 
 URL_RE = re.compile(r"^(?:https?|ftp)://|^git@|\.git(?:#.*)?$", re.IGNORECASE)
 ARCHIVE_RE = re.compile(r"\.(?:tar|tgz|tbz2?|txz|tar\.(?:gz|bz2|xz|zst|lz4)|gz|bz2|xz)$", re.IGNORECASE)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from generator.audit.dockerfile import Instruction, ParsedDockerfile
-from generator.audit.fix import Edit, Fix, FixSafety
+from generator.audit.model import Edit, Fix, FixSafety
 from generator.audit.rules._support import append_edit, comment_free
 
 SEGMENT_SPLIT_RE = re.compile(r"&&|\|\||;|\|")

@@ -6,8 +6,7 @@ import re
 from collections.abc import Iterator
 
 from generator.audit.dockerfile import ParsedDockerfile
-from generator.audit.fix import Fix, FixSafety
-from generator.audit.rules import Rule, Severity, Violation
+from generator.audit.model import Fix, FixSafety, Rule, Severity, Violation
 from generator.audit.rules.packages import _append, _cache_mount, _insert_after_verb, _invokes, _runs, segments
 
 

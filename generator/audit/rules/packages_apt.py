@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from generator.audit.dockerfile import Instruction, ParsedDockerfile
-from generator.audit.fix import Edit, Fix, FixSafety
-from generator.audit.rules import Rule, Severity, Violation
-from generator.audit.rules._support import command_end, command_start, replace_instruction
+from generator.audit.model import Edit, Fix, FixSafety, Rule, Severity, Violation
+from generator.audit.rules._support import STATEFUL, command_end, command_start, replace_instruction
 from generator.audit.rules.packages import _append, _cache_mount, _insert_after_verb, _invokes, _runs, segments
 
 
@@ -85,8 +84,6 @@ def check_update_alone(parsed: ParsedDockerfile) -> Iterator[Violation]:
 
 
 def fix_update_alone(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
-    from generator.audit.rules.shell import STATEFUL
-
     run = parsed.instructions[violation.instruction]
     following = parsed.instructions[run.index + 1] if run.index + 1 < len(parsed.instructions) else None
     if following is None or following.keyword != "RUN" or following.json or following.heredocs or run.flags:

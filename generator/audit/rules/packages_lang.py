@@ -6,9 +6,8 @@ import re
 from collections.abc import Iterator
 
 from generator.audit.dockerfile import Instruction, ParsedDockerfile
-from generator.audit.fix import Edit, Fix, FixSafety
-from generator.audit.rules import Rule, Severity, Violation
-from generator.audit.rules._support import append_edit, comment_free, image_name, image_of, image_tag, stage_chain
+from generator.audit.model import Edit, Fix, FixSafety, Rule, Severity, Violation
+from generator.audit.rules._support import append_edit, comment_free, image_of, stage_chain
 from generator.audit.rules.packages import (
     SEGMENT_SPLIT_RE,
     _cache_mount,
@@ -18,6 +17,7 @@ from generator.audit.rules.packages import (
     _sep,
     segments,
 )
+from generator.core.imageref import image_name, image_tag
 
 
 def check_pip_cache(parsed: ParsedDockerfile) -> Iterator[Violation]:

@@ -1,7 +1,7 @@
 """Package version pins: every package a RUN installs names the version that was reviewed.
 
 The check reads install commands (apt-get/apt, pip, npm, apk, gem, yum/dnf/microdnf) and needs no
-index. The fix needs one: it pins only to versions a resolver found (`generator.package_versions`),
+index. The fix needs one: it pins only to versions a resolver found (`generator.audit.packages.versions`),
 active during `hardcase harden --pin-packages` or `--package-versions FILE`; without one the finding
 is only reported.
 """
@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 
 from generator.audit.dockerfile import Instruction, ParsedDockerfile
-from generator.audit.fix import Edit, Fix, FixSafety
-from generator.audit.rules import Rule, Severity, Violation
+from generator.audit.model import Edit, Fix, FixSafety, Rule, Severity, Violation
 from generator.audit.rules._support import comment_free, image_of
 from generator.core.record import record as dataclass
 
@@ -24,6 +23,22 @@ if TYPE_CHECKING:
 
 # The resolver of the running harden (None for `check`, and for harden without a version source).
 ACTIVE: ContextVar[Resolver | None] = ContextVar("package_versions", default=None)
+
+
+class active:  # used as `with active(resolver):`, like contextlib's helpers
+    """Make RESOLVER the one HC048's check and fix consult, for the duration of a harden run.
+
+    A class rather than `@contextmanager`: `check` imports this module and must not pay for contextlib.
+    """
+
+    def __init__(self, resolver: Resolver | None) -> None:
+        self.resolver = resolver
+
+    def __enter__(self) -> None:
+        self.token = ACTIVE.set(self.resolver)
+
+    def __exit__(self, *exc_info: object) -> None:
+        ACTIVE.reset(self.token)
 
 TOKEN_RE = re.compile(r"&&|\|\||[;|&()\n]|[^\s;&|()]+")
 WRAPPERS = frozenset({"sudo", "env", "exec", "command", "nohup", "time"})

@@ -7,13 +7,12 @@ import re
 from collections.abc import Iterator
 
 from generator.audit.dockerfile import Instruction, ParsedDockerfile, Stage
-from generator.audit.fix import Edit, Fix, FixSafety
-from generator.audit.rules import Rule, Severity, Violation
+from generator.audit.model import Edit, Fix, FixSafety, Rule, Severity, Violation
 from generator.audit.rules._support import (
+    STATEFUL,
     command_end,
     command_start,
     family,
-    image_name,
     image_of,
     insert_after,
     insert_before,
@@ -22,15 +21,13 @@ from generator.audit.rules._support import (
     unquoted_positions,
     workdir_path,
 )
+from generator.core.imageref import image_name
 
 SHELLS = {"debian": '["/bin/bash", "-o", "pipefail", "-c"]', "rhel": '["/bin/bash", "-o", "pipefail", "-c"]',
           "alpine": '["/bin/ash", "-eo", "pipefail", "-c"]'}
 # Bare distribution images set no WORKDIR: their working directory is "/".
 BARE_DISTROS = ("debian", "ubuntu", "alpine", "centos", "fedora", "rockylinux", "almalinux", "amazonlinux",
                 "busybox", "oraclelinux")
-# Shell builtins whose effect on later commands would leak into a merged RUN.
-STATEFUL = frozenset({"cd", "export", "set", "source", ".", "umask", "unset", "alias", "shopt", "pushd", "popd",
-                      "ulimit", "trap", "exec", "eval", "readonly", "declare", "typeset", "local", "exit", "return"})
 LEADING_CD_RE = re.compile(r"cd[ \t]+(/[\w./+@-]*)[ \t]*&&[ \t]*")
 
 

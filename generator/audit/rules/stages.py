@@ -6,10 +6,11 @@ import re
 from collections.abc import Iterator
 
 from generator.audit.dockerfile import ParsedDockerfile
-from generator.audit.fix import Edit, Fix, FixSafety
-from generator.audit.rules import Rule, Severity, Violation
-from generator.audit.rules._split import CA_BUNDLE, NoSplit, plan_split
-from generator.audit.rules._support import image_name, insert_after
+from generator.audit.model import Edit, Fix, FixSafety, Rule, Severity, Violation
+from generator.audit.rules._split import CA_BUNDLE, plan_split
+from generator.audit.rules._split_scan import NoSplit
+from generator.audit.rules._support import insert_after
+from generator.core.imageref import image_name
 
 TOOLCHAIN_PACKAGES_RE = re.compile(
     r"(?<![\w.-])(?:build-essential|gcc|g\+\+|clang|make|cmake|golang(?:-go)?|maven|gradle|openjdk-\d+-jdk(?:-headless)?"

@@ -6,8 +6,7 @@ import re
 from collections.abc import Iterator
 
 from generator.audit.dockerfile import Instruction, ParsedDockerfile
-from generator.audit.fix import Edit, Fix, FixSafety
-from generator.audit.rules import Rule, Severity, Violation
+from generator.audit.model import Edit, Fix, FixSafety, Rule, Severity, Violation
 from generator.audit.rules._support import (
     append_edit,
     effective_user,
