@@ -77,8 +77,9 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("POL005", GOOD_DOCKERFILE, compose(read_only=None), SMALL_PROFILE),
     ("POL006", GOOD_DOCKERFILE, compose(security_opt=["seccomp=seccomp.json"]), SMALL_PROFILE),
     ("POL007", GOOD_DOCKERFILE, compose(cap_drop=["NET_RAW"]), SMALL_PROFILE),
-    ("POL008", GOOD_DOCKERFILE, compose(security_opt=["no-new-privileges:true", "seccomp=unconfined"]),
-     SMALL_PROFILE),
+    ("POL008", GOOD_DOCKERFILE, compose(security_opt=["no-new-privileges:true"]), SMALL_PROFILE),
+    ("POL008+POL020", GOOD_DOCKERFILE, compose(security_opt=["no-new-privileges:true", "seccomp=seccomp.json",
+                                                             "seccomp=${PROFILE}"]), SMALL_PROFILE),
     ("POL009", GOOD_DOCKERFILE, compose(),
      {"defaultAction": "SCMP_ACT_ERRNO",
       "syscalls": [{"names": [f"call{i}" for i in range(151)], "action": "SCMP_ACT_ALLOW"}]}),
@@ -96,6 +97,14 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("POL013", GOOD_DOCKERFILE + 'RUN ["npm", "install", "--save", "left-pad@1.3.0"]\n', compose(), SMALL_PROFILE),
     ("POL013", GOOD_DOCKERFILE + "RUN apk add --no-cache wget && npm i @evil/pkg\n", compose(), SMALL_PROFILE),
     ("POL014", GOOD_DOCKERFILE.replace(f"python:3.13-slim@{DIGEST}", "python:3.13-slim"), compose(), SMALL_PROFILE),
+    # Host escapes: forbidden under every policy unless `allow` lists them (more in test_safety_policy_compose.py).
+    ("POL015", GOOD_DOCKERFILE, compose(privileged=True), SMALL_PROFILE),
+    ("POL016", GOOD_DOCKERFILE, compose(pid="host"), SMALL_PROFILE),
+    ("POL017", GOOD_DOCKERFILE, compose(volumes=["/var/run/docker.sock:/var/run/docker.sock:ro"]), SMALL_PROFILE),
+    ("POL018", GOOD_DOCKERFILE, compose(devices=["/dev/sda:/dev/sda"]), SMALL_PROFILE),
+    ("POL019+POL010", GOOD_DOCKERFILE, compose(cap_add=["SYS_ADMIN"]), SMALL_PROFILE),  # STRICT allows no cap_add
+    ("POL020", GOOD_DOCKERFILE, compose(security_opt=["no-new-privileges:true", "seccomp=seccomp.json",
+                                                      "apparmor=unconfined"]), SMALL_PROFILE),
 ]
 
 
@@ -110,13 +119,13 @@ def test_the_strict_policy_is_valid_and_the_good_project_complies(tmp_path: Path
 def test_each_rule_catches_its_violation(tmp_path: Path, rule: str, dockerfile_text: str,
                                          compose_data: dict[str, Any], profile: dict[str, Any]) -> None:
     violations = evaluate(strict(tmp_path), dockerfile_text, compose_data, {"seccomp.json": profile})
-    assert {v.rule for v in violations} == {rule}, [v.line() for v in violations]
-    assert all(v.key == policy.rule_keys()[rule] for v in violations)
+    assert {v.rule for v in violations} == set(rule.split("+")), [v.line() for v in violations]
+    assert all(v.key == policy.rule_keys()[v.rule] for v in violations)
 
 
 def test_every_rule_in_the_schema_has_a_case() -> None:
-    assert {case[0] for case in CASES} == set(policy.rule_keys())
-    assert list(policy.rule_keys()) == [f"POL{n:03d}" for n in range(1, 15)]
+    assert {rule for case in CASES for rule in case[0].split("+")} == set(policy.rule_keys())
+    assert list(policy.rule_keys()) == [f"POL{n:03d}" for n in range(1, 21)]
 
 
 def test_banned_packages_report_the_name_not_options_or_files(tmp_path: Path) -> None:
@@ -153,7 +162,7 @@ def test_policy_check_reports_each_problem_on_one_line(tmp_path: Path) -> None:
         f"{path}: require.max_syscalls: expected an integer, got str 'many'",
         f"{path}: uid_range.min: expected an integer, got float 1.5",
         f"{path}: bogus: unknown key (known: version, allowed_registries, allowed_base_images, registry_mirror, "
-        "required_labels, uid_range, require, allowed_cap_add, banned_instructions, banned_packages)",
+        "required_labels, uid_range, require, allowed_cap_add, banned_instructions, banned_packages, allow)",
     ]
 
 
@@ -203,6 +212,10 @@ def test_org_default_cannot_be_loosened_by_a_project_file(tmp_path: Path, monkey
     dest = tmp_path / "svc"
     dest.mkdir()
     (dest / "hardcase-policy.yaml").write_text("uid_range: {min: 1, max: 65535}\n", encoding="utf-8")
+    # A project file that loosens the org's range is refused outright (issue #11: only tightening).
+    assert_one_line_error(run_cli("new", dest, "--preset", "python-fastapi", "--no-input"), 2,
+                          mentions="uid_range.min: 1 is below the org's 10001")
+    (dest / "hardcase-policy.yaml").write_text("uid_range: {min: 10001, max: 15000}\n", encoding="utf-8")
     message = assert_one_line_error(run_cli("new", dest, "--preset", "python-fastapi", "--no-input"), 1,
                                     mentions="POL004")
     assert "65532" in message and str(org) in message

@@ -5,8 +5,9 @@ Suppression works as for Dockerfiles: a comment line directly above a key,
 service's name it suppresses them for the whole service. `.hardcase-check.yaml` ignores apply too.
 
 `harden` runs the rules, applies the fixes it may (safe ones, needs-review ones with
-`unsafe=True`) to the round-trip tree, writes the tree out, parses it again and repeats until
-nothing changes (bounded), so each pass sees what the previous one did.
+`unsafe=True`) to the round-trip tree, writes out only the lines the fixes changed (see
+`ParsedCompose.edited`: every other line stays byte for byte what the user wrote), parses the file
+again and repeats until nothing changes (bounded), so each pass sees what the previous one did.
 """
 
 from __future__ import annotations
@@ -95,23 +96,20 @@ def harden(text: str, origin: str, config: Config, unsafe: bool = False, public:
     values into files; those are added to FILES (path relative to SECRETS_DIR → content) for the
     caller to write together with the hardened file."""
 
-    def load(source: str) -> ParsedCompose:
-        loaded = parse_compose(source, origin)
-        loaded.secrets_dir = secrets_dir
-        return loaded
-
     original = text
-    parsed = load(text)
+    parsed = parse_compose(text, origin)
+    parsed.secrets_dir = secrets_dir
     if public:
+        before = parsed.dump()
         mark_public(parsed, public)
-        text = parsed.dump()
-        parsed = load(text)
+        parsed = parsed.edited(before)
     applied: list[AppliedFix] = []
     for _ in range(MAX_PASSES):
         chosen = [(v, f) for v, f in check_with_fixes(parsed, config)
                   if f is not None and (unsafe or f.safety is FixSafety.SAFE)]
         if not chosen:
             break
+        before = parsed.dump()
         blocks = parsed.blocks()
         trailing = [(block, detach_trailing(block)) for block in blocks]
         for _, fix in chosen:
@@ -120,12 +118,10 @@ def harden(text: str, origin: str, config: Config, unsafe: bool = False, public:
                 files.update(fix.files)
         for block, rest in reversed(trailing):
             attach_trailing(block, rest)
-        new_text = parsed.dump()
         applied.extend(AppliedFix(_described(v, f), Fix((), f.safety, f.note)) for v, f in chosen)
-        parsed = load(new_text)
-        if new_text == text:
+        text = parsed.text
+        parsed = parsed.edited(before)
+        if parsed.text == text:
             break
-        text = new_text
     remaining = [_described(v, f) for v, f in check_with_fixes(parsed, config)]
     return HardenResult(original, parsed.text, applied, remaining)
-

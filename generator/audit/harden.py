@@ -26,20 +26,32 @@ def harden_compose(file: Path, *, config_file: Path | None, unsafe: bool, public
     from generator.audit.lint import load_config
     from generator.audit.report.model import OutputFormat, file_report
     from generator.audit.report.render import render
-    from generator.core.files import write_atomic
 
     parsed = read_compose(str(file))
     files: dict[str, str] = {}
     result = harden(parsed.text, str(file), load_config(config_file, "."), unsafe=unsafe, public=public,
                     secrets_dir=str(target.parent) if target is not None else None, files=files)
-    if target is not None:
-        for relative, content in sorted(files.items()):
-            path = target.parent / relative
-            if not path.exists():  # an existing file holds this very value (harden picks another name otherwise)
-                write_atomic(path, content.encode("utf-8"), 0o600)
+    if target is not None and files:
+        _write_secret_files(target.parent, files)
     report = render([file_report(str(file), result.remaining, result.applied, kind="compose")],
                     OutputFormat(output_format), harden=True)
     return result, report
+
+
+def _write_secret_files(directory: Path, files: dict[str, str]) -> None:
+    """Secret values beside the hardened file, 0600 (less with the umask) in a 0700 `secrets`
+    directory created if needed. Nothing below `directory` may be a symlink: a `secrets` link to
+    elsewhere would put the values wherever it points, so it is refused before anything is written."""
+    from generator.core.errors import ConflictError
+    from generator.core.files import write_user_file
+
+    for relative in sorted({Path(name).parts[0] for name in files if len(Path(name).parts) > 1}):
+        if (directory / relative).is_symlink():
+            raise ConflictError(f"{directory / relative} is a symlink; refusing to write secret files through it")
+    for relative, content in sorted(files.items()):
+        path = directory / relative
+        if not (path.is_file() and not path.is_symlink()):  # a file there holds this very value (else another name)
+            write_user_file(path, content.encode("utf-8"), 0o600, root=directory, make_parents=True, dir_mode=0o700)
 
 
 def harden_dockerfile(file: Path, *, config_file: Path | None, unsafe: bool, pin_packages: bool,

@@ -34,7 +34,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         description="Apply hardening fixes to a Dockerfile or compose file (safe ones by default) and report every "
                     "change. "
                     "Without -o/--in-place/--diff the hardened file goes to stdout and the report to stderr.")
-    harden.add_argument("file", type=Path, metavar="FILE")
+    harden.add_argument("file", type=Path, metavar="FILE", help="the Dockerfile or compose file to harden")
     where = harden.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", type=Path, metavar="OUT", help="write the hardened file to OUT")
     where.add_argument("--in-place", action="store_true", help="rewrite FILE, keeping FILE.hardcase.bak")
@@ -59,7 +59,8 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "check", help="audit Dockerfiles and compose files: exit 0 clean, 1 findings, 2 usage or parse error",
         description="Check Dockerfiles and compose files (files, or Dockerfile, *.Dockerfile, Dockerfile.*, "
                     "compose.yaml, docker-compose.yml, docker-compose.*.yml, *.compose.yaml, ... below directories).")
-    check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    check.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                       help="a Dockerfile, a compose file, or a directory to search for them")
     check.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     check.add_argument("--fail-on", choices=SEVERITIES, default="style",
                        help="lowest severity that makes the exit status 1 (default: style, i.e. any finding)")
@@ -84,19 +85,35 @@ def _cmd_check(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _cmd_harden(args: argparse.Namespace, env: Environment) -> int:
+    import os
+    import stat
+
     from generator.audit.check import is_compose
     from generator.audit.harden import harden_compose, harden_dockerfile
     from generator.audit.lint import BACKUP_SUFFIX
-    from generator.core.errors import ConflictError, ExitCode, UsageError
-    from generator.core.files import write_atomic
+    from generator.core.errors import ConflictError, ExitCode, UsageError, file_kind, os_error_message
+    from generator.core.files import check_output, check_target, write_user_file
     from generator.policy.findings import PolicyLookup
 
     if args.force and args.output is None:
         raise UsageError("--force only goes with -o/--output")
-    if not args.file.is_file():
-        raise UsageError(f"{args.file}: no such file")
-    if args.output is not None and args.output.exists() and not args.force:
-        raise ConflictError(f"{args.output} exists; use --force to replace it")
+    # Every refusal comes before any work: harden_compose writes secret files before the hardened file.
+    try:
+        mode = os.stat(args.file).st_mode
+    except FileNotFoundError:
+        raise UsageError(f"{args.file}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {os_error_message(exc, args.file)}") from None
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"{args.file}: {file_kind(mode)}, not a regular file; refusing to read it")
+    backup = args.file.with_name(args.file.name + BACKUP_SUFFIX)
+    if args.in_place:
+        check_target(args.file)  # a symlink would be replaced by a file, not rewritten: refused
+        check_target(backup)
+    if args.output is not None:
+        check_output(args.output)
+        if os.path.lexists(args.output) and not args.force:
+            raise ConflictError(f"{args.output} exists; use --force to replace it")
     if is_compose(str(args.file)):
         target = args.output if args.output is not None else args.file if args.in_place else None
         result, report = harden_compose(args.file, config_file=args.config, unsafe=args.unsafe_fixes,
@@ -112,19 +129,25 @@ def _cmd_harden(args: argparse.Namespace, env: Environment) -> int:
     if args.diff:
         import difflib
 
+        from generator.core.terminal import printable
+
+        name = printable(str(args.file))  # a newline in the name must not end the header line
         diff = difflib.unified_diff(result.original.splitlines(keepends=True), result.text.splitlines(keepends=True),
-                                    f"a/{args.file}", f"b/{args.file}")
-        env.stdout.write("".join(line if line.endswith("\n") else line + "\n" for line in diff))
+                                    f"a/{name}", f"b/{name}")
+        # For review, so escaped: a control or bidi character in the file must show, not act.
+        env.stdout.write(printable("".join(line if line.endswith("\n") else line + "\n" for line in diff),
+                                   multiline=True))
         env.stderr.write(report)
         return ExitCode.FINDINGS if result.changed else ExitCode.OK
+    # Outputs and backups are never more permissive than FILE: its mode (minus the umask for a new
+    # file), exactly its mode for FILE itself rewritten in place.
     if args.in_place:
         if result.changed:
-            mode = args.file.stat().st_mode & 0o777
-            write_atomic(args.file.with_name(args.file.name + BACKUP_SUFFIX), result.original.encode("utf-8"), mode)
-            write_atomic(args.file, result.text.encode("utf-8"), mode)
+            write_user_file(backup, result.original.encode("utf-8"), mode & 0o777)
+            write_user_file(args.file, result.text.encode("utf-8"), mode & 0o777, exact_mode=True)
         env.stdout.write(report)
     elif args.output is not None:
-        write_atomic(args.output, result.text.encode("utf-8"))
+        write_user_file(args.output, result.text.encode("utf-8"), mode & 0o777)
         env.stdout.write(report)
     else:
         env.stdout.write(result.text)
@@ -174,7 +197,9 @@ def fast_main(argv: list[str]) -> int | None:
                           path_str(options["--config"]) if "--config" in options else None, sys.stdout,
                           path_str(options["--policy"]) if "--policy" in options else None)
     except HardcaseError as exc:
-        print(f"hardcase: error: {exc}", file=sys.stderr)
+        from generator.core.terminal import printable
+
+        print(f"hardcase: error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("hardcase: interrupted", file=sys.stderr)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from generator.cli.options import add_policy_option, add_presets_dir
 from generator.core.errors import ExitCode, UsageError
+from generator.core.terminal import printable
 
 if TYPE_CHECKING:
     from generator.cli.env import Command, Environment
@@ -55,9 +56,10 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser],
     add_new_options(new)
 
     presets = commands.add_parser("presets", help="list presets or show one")
-    presets.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    presets.add_argument("action", nargs="?", choices=["list", "show"], default="list",
+                         help="list: every preset, one line each (default); show: one preset's answers")
     presets.add_argument("name", nargs="?", help="preset to show")
-    presets.add_argument("--format", choices=["text", "json"], default="text")
+    presets.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
     add_presets_dir(presets)
     return {"new": _cmd_new, "presets": _cmd_presets}
 
@@ -79,18 +81,18 @@ def _cmd_new(args: argparse.Namespace, env: Environment) -> int:
         trust_template_hooks=args.trust_template_hooks, presets_dir=args.presets_dir, policy_file=args.policy,
     )
     result = run(request)
-    for note in result.notes:
-        print(f"note: {note}", file=env.stdout)
+    for note in result.notes:  # notes and targets quote answers, presets and templates: escaped
+        print(printable(f"note: {note}"), file=env.stdout)
     verb = "would" if result.dry_run else ""
     for step in result.steps:
         action = step.action.value
-        print(f"{verb + ' ' if verb else ''}{action:<9} {step.target}", file=env.stdout)
+        print(printable(f"{verb + ' ' if verb else ''}{action:<9} {step.target}"), file=env.stdout)
     if result.dry_run:
         conflicts = [s for s in result.steps if s.action.value == "conflict"]
         if conflicts:
             print(f"{len(conflicts)} file(s) differ; --force would replace them", file=env.stdout)
     else:
-        print(f"{result.answers.name}: {len(result.steps)} files in {request.dest}", file=env.stdout)
+        print(printable(f"{result.answers.name}: {len(result.steps)} files in {request.dest}"), file=env.stdout)
     return ExitCode.OK
 
 
@@ -110,10 +112,11 @@ def _cmd_presets(args: argparse.Namespace, env: Environment) -> int:
         else:
             from generator.scaffold.answers import QUESTION_BY_KEY
 
-            print(f"{preset.name}: {preset.description}", file=env.stdout)
+            # An org preset's name, description and answers are input: escaped.
+            print(printable(f"{preset.name}: {preset.description}"), file=env.stdout)
             for key, value in preset.answers.items():
                 help_line = QUESTION_BY_KEY[key].help if key in QUESTION_BY_KEY else ""
-                print(f"  {key:<16} {value!s:<24} {help_line}", file=env.stdout)
+                print(printable(f"  {key:<16} {value!s:<24} {help_line}"), file=env.stdout)
         return ExitCode.OK
     found = presets.available(args.presets_dir)
     if args.format == "json":
@@ -122,5 +125,5 @@ def _cmd_presets(args: argparse.Namespace, env: Environment) -> int:
         print(file=env.stdout)
     else:
         for preset in found:
-            print(f"{preset.name:<16} {preset.language:<8} {preset.description}", file=env.stdout)
+            print(printable(f"{preset.name:<16} {preset.language:<8} {preset.description}"), file=env.stdout)
     return ExitCode.OK

@@ -7,20 +7,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from generator.core.errors import ExitCode, UsageError
+from generator.core.terminal import printable
 
 if TYPE_CHECKING:
     from generator.cli.env import Command, Environment
 
 
 def add_seccomp_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Command]:
-    seccomp = commands.add_parser("seccomp", help="generate or check seccomp profiles")
+    seccomp = commands.add_parser("seccomp", help="generate, check, compare or learn seccomp profiles")
     seccomp_commands = seccomp.add_subparsers(dest="seccomp_command", metavar="ACTION", required=True)
     generate = seccomp_commands.add_parser("generate", help="write the profile for a runtime")
-    generate.add_argument("--runtime", required=True)
+    generate.add_argument("--runtime", required=True, metavar="RUNTIME",
+                          help="the runtime whose profile to write (an unknown one lists the known)")
     generate.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     generate.add_argument("--force", action="store_true", help="replace an existing output file")
     seccomp_check = seccomp_commands.add_parser("check", help="compile a profile with libseccomp and report problems")
-    seccomp_check.add_argument("profile", type=Path)
+    seccomp_check.add_argument("profile", type=Path, metavar="PROFILE", help="the seccomp profile (JSON) to check")
     _add_seccomp_actions(seccomp_commands)
     return {"seccomp": _cmd_seccomp}
 
@@ -42,14 +44,15 @@ def _cmd_seccomp(args: argparse.Namespace, env: Environment) -> int:
         from generator.core.files import write_output
 
         write_output(args.output, text, args.force)
-        print(f"{args.output}: {len(seccomp.allowed_syscalls(args.runtime))} syscalls allowed", file=env.stdout)
+        print(printable(f"{args.output}: {len(seccomp.allowed_syscalls(args.runtime))} syscalls allowed"),
+              file=env.stdout)
         return ExitCode.OK
     profile = seccomp_check.load_profile(args.profile)
     problems = seccomp_check.validate_profile(profile)
-    for problem in problems:
-        print(f"{args.profile}: {problem}", file=env.stdout)
+    for problem in problems:  # problems quote the profile: escaped
+        print(printable(f"{args.profile}: {problem}"), file=env.stdout)
     if not problems:
-        print(f"{args.profile}: ok (compiles for x86_64 and aarch64)", file=env.stdout)
+        print(printable(f"{args.profile}: ok (compiles for x86_64 and aarch64)"), file=env.stdout)
     return ExitCode.FINDINGS if problems else ExitCode.OK
 
 
@@ -57,14 +60,15 @@ def _add_seccomp_actions(actions: argparse._SubParsersAction[argparse.ArgumentPa
     diff = actions.add_parser("diff", help="compare two profiles per architecture: exit 0 same, 1 different",
                               description="What each profile allows that the other does not, per architecture, "
                                           "and changed actions, argument filters and errnoRet values.")
-    diff.add_argument("a", type=Path, metavar="A")
-    diff.add_argument("b", type=Path, metavar="B")
-    diff.add_argument("--format", choices=["text", "json"], default="text")
+    diff.add_argument("a", type=Path, metavar="A", help="the first profile (JSON)")
+    diff.add_argument("b", type=Path, metavar="B", help="the second profile (JSON)")
+    diff.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
     learn = actions.add_parser(
         "learn", help="run the service under a logging profile and write a profile of what it called",
         description="Start the compose service with a SCMP_ACT_LOG profile (root: reads the kernel log), drive a "
                     "workload, union several runs, write a tight profile and verify the service under it.")
-    learn.add_argument("dest", nargs="?", default=".", type=Path, metavar="DIR")
+    learn.add_argument("dest", nargs="?", default=".", type=Path, metavar="DIR",
+                       help="the generated project (default: .)")
     learn.add_argument("--service", metavar="NAME", help="compose service (default: the one .hardcase.yml names)")
     learn.add_argument("--runs", type=int, default=3, help="runs to union (default: 3)")
     workload = learn.add_mutually_exclusive_group()
@@ -80,14 +84,15 @@ def _add_seccomp_actions(actions: argparse._SubParsersAction[argparse.ArgumentPa
     learn.add_argument("--ca-bundle", type=Path, default=Path("/etc/ssl/certs/ca-certificates.crt"),
                        help="CA bundle passed to the build as secret ca_bundle (if the file exists)")
     learn.add_argument("--no-verify", action="store_true", help="do not run verify under the learned profile")
-    learn.add_argument("--format", choices=["text", "json"], default="text")
+    learn.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
 
 
 def add_apparmor_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Command]:
     apparmor = commands.add_parser("apparmor", help="generate an AppArmor profile for a generated service")
     actions = apparmor.add_subparsers(dest="apparmor_command", metavar="ACTION", required=True)
     generate = actions.add_parser("generate", help="write the AppArmor profile for the project in DIR")
-    generate.add_argument("dest", nargs="?", default=".", type=Path, metavar="DIR")
+    generate.add_argument("dest", nargs="?", default=".", type=Path, metavar="DIR",
+                          help="the generated project (default: .)")
     generate.add_argument("-o", "--output", type=Path, metavar="FILE", help="file to write (default: stdout)")
     generate.add_argument("--name", metavar="NAME", help="profile name (default: hardcase-SERVICE)")
     generate.add_argument("--force", action="store_true", help="replace an existing FILE")
@@ -154,6 +159,7 @@ def cmd_apparmor(args: argparse.Namespace, env: Environment) -> int:
     from generator.core.files import write_output
 
     write_output(args.output, text, args.force)
-    print(f"{args.output}: AppArmor profile {apparmor.profile_name_for(args.dest, args.name)}", file=env.stdout)
+    print(printable(f"{args.output}: AppArmor profile {apparmor.profile_name_for(args.dest, args.name)}"),
+          file=env.stdout)
     return ExitCode.OK
 

@@ -7,6 +7,7 @@ HARDCASE_COMPOSE). By default a BuildKit-capable docker client is preferred: Deb
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -33,7 +34,15 @@ def docker_binary() -> str:
     return found
 
 
+COMPOSE_MISSING = "Compose not found: install the Compose plugin or docker-compose, or set HARDCASE_COMPOSE"
+
+
 def compose_binary() -> list[str]:
+    """HARDCASE_COMPOSE, a docker-compose beside Python or on PATH, else the `docker compose` plugin.
+
+    The plugin is asked for its version first: a docker client without it answers every `compose`
+    command with its generic "not a docker command / see docker --help" line, which names nothing.
+    """
     chosen = os.environ.get("HARDCASE_COMPOSE")
     if chosen:
         return chosen.split()
@@ -43,7 +52,20 @@ def compose_binary() -> list[str]:
     found = shutil.which("docker-compose")
     if found:
         return [found]
-    return [docker_binary(), "compose"]
+    client = docker_binary()
+    if not _has_compose_plugin(client):
+        raise EngineError(COMPOSE_MISSING)
+    return [client, "compose"]
+
+
+@functools.lru_cache(maxsize=8)
+def _has_compose_plugin(client: str) -> bool:
+    try:
+        result = subprocess.run([client, "compose", "version"], capture_output=True, text=True, timeout=60,
+                                check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0 and "compose" in (result.stdout + result.stderr).lower()
 
 
 @dataclass(frozen=True)
@@ -61,10 +83,14 @@ def run(argv: list[str], *, check: bool = True, timeout: float = DEFAULT_TIMEOUT
                                    env=full_env, cwd=cwd, check=False)
     except FileNotFoundError:
         raise EngineError(f"{argv[0]}: not found") from None
+    except OSError as exc:  # not executable, a bad interpreter line
+        raise EngineError(f"{argv[0]}: cannot run ({exc.strerror or exc.__class__.__name__})") from None
     except subprocess.TimeoutExpired:
         raise EngineError(f"{' '.join(argv[:3])}: timed out after {timeout:.0f} s") from None
     result = Result(completed.returncode, completed.stdout, completed.stderr)
     if check and completed.returncode != 0:
+        if "compose" in argv[1:2] and "is not a docker command" in completed.stderr:
+            raise EngineError(COMPOSE_MISSING)
         tail = (completed.stderr.strip() or completed.stdout.strip()).splitlines()[-1:] or ["no output"]
         command = " ".join([Path(argv[0]).name, *argv[1:3]])
         raise EngineError(f"{command} failed: {tail[0]}")
@@ -99,8 +125,11 @@ def inspect(kind: str, name: str) -> dict[str, Any]:
 
 def compose(project_dir: Path, project: str, files: list[Path], *args: str, check: bool = True,
             timeout: float = DEFAULT_TIMEOUT) -> Result:
+    # Compose runs in project_dir, so a relative path (`verify my-api`) would be read from inside it again
+    # (my-api/my-api/compose.yaml): every path it is given is absolute.
+    project_dir = project_dir.absolute()
     argv = [*compose_binary(), "--project-directory", str(project_dir), "-p", project]
     for file in files:
-        argv += ["-f", str(file)]
+        argv += ["-f", str(file.absolute())]
     return run([*argv, *args], check=check, timeout=timeout, cwd=project_dir,
                env={"DOCKER_HOST": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")})

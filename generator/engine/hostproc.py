@@ -2,12 +2,13 @@
 
 These probes work for every image, including distroless ones with no shell, because the kernel
 shows the host root each container process's credentials, limits and mounts. They need a local
-engine (the container's processes must be visible in this host's /proc).
+engine (the container's processes must be visible in this host's /proc). Files inside the
+container are never opened through `container_root(pid)` directly: a symlink below it resolves
+against the host's root, so probes go through `rootfs`, which resolves inside the container's.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import time
@@ -120,14 +121,3 @@ def fork_until_refused(pid: int, ceiling: int) -> tuple[int, int | None]:
         raise OSError("fork probe could not join the container's pids cgroup")
     count, refusal = (int(x) for x in report.split())
     return count, (refusal or None)
-
-
-def try_write(path: Path) -> int | None:
-    """errno of creating (then removing) a file at `path`, or None when the write succeeded."""
-    try:
-        with open(path, "x") as handle:
-            handle.write("hardcase verify probe\n")
-    except OSError as exc:
-        return exc.errno or errno.EIO
-    path.unlink()
-    return None

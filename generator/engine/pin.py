@@ -14,7 +14,7 @@ from pathlib import Path
 
 from generator.audit.dockerfile import line_offsets
 from generator.core import imageref, mirror
-from generator.core.errors import UsageError
+from generator.core.errors import UsageError, file_kind, read_user_bytes
 from generator.core.walk import files_below
 
 DOCKERFILE_PATTERNS = ("Dockerfile", "*.Dockerfile", "Dockerfile.*")
@@ -61,6 +61,8 @@ def discover(paths: list[Path]) -> list[Path]:
             if _kind(path) is None:
                 raise UsageError(f"{path}: not a Dockerfile or compose file")
             found.append(path)
+        elif path.exists():
+            raise UsageError(f"{path}: {file_kind(path.stat().st_mode)}, not a regular file; refusing to read it")
         else:
             raise UsageError(f"{path}: no such file or directory")
     return found
@@ -99,13 +101,9 @@ def dockerfile_references(path: Path, text: str) -> list[Reference]:
 
 
 def compose_references(path: Path, text: str) -> list[Reference]:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from generator.core.yamlio import bounded_yaml, load_bounded
 
-    try:
-        data = YAML(typ="rt").load(text)
-    except YAMLError as exc:
-        raise UsageError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    data = load_bounded(bounded_yaml("rt"), text, str(path))  # alias bombs and deep nesting refused
     services = data.get("services") if isinstance(data, dict) else None
     if not isinstance(services, dict):
         return []
@@ -129,7 +127,7 @@ def compose_references(path: Path, text: str) -> list[Reference]:
 def read_text_exact(path: Path) -> str:
     """File text with line endings untouched (read_text would turn CRLF into LF)."""
     try:
-        return path.read_bytes().decode("utf-8")
+        return read_user_bytes(str(path)).decode("utf-8")  # one line for an unreadable or non-regular file
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text") from None
 

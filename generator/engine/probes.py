@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from generator.engine import docker as engine
-from generator.engine import hostproc, probes_confinement
+from generator.engine import hostproc, probes_confinement, rootfs
 from generator.engine.probe_target import Probe, Target, registrar
 
 PROBES: dict[str, Probe] = dict(probes_confinement.PROBES)
@@ -161,14 +161,14 @@ def runtime_secrets(t: Target) -> tuple[bool, str]:
     env_text = "\n".join((t.container["Config"].get("Env") or []) + (t.image["Config"].get("Env") or []))
     history = engine.docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", t.image_name).stdout
     for name, value in t.secrets.items():
-        path = root / "run" / "secrets" / name
-        info = path.stat()
+        path = f"/run/secrets/{name}"  # resolved inside the container's root: a link there never reads a host file
+        info = rootfs.stat_path(root, path)
         readable = (
             (info.st_uid == t.uid and info.st_mode & stat.S_IRUSR)
             or (info.st_gid == t.uid and info.st_mode & stat.S_IRGRP)
             or info.st_mode & stat.S_IROTH
         )
-        if not readable or path.read_bytes() != value:
+        if not readable or rootfs.read_bytes(root, path, len(value) + 1) != value:
             return False, f"/run/secrets/{name} is not readable by uid {t.uid}"
         text = value.decode("utf-8", "replace")
         if text in env_text or text in history:

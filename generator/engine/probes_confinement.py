@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.engine import docker as engine
-from generator.engine import hostproc
+from generator.engine import hostproc, rootfs
 from generator.engine.probe_target import Probe, Target, registrar
 
 CAP_SETS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
@@ -53,20 +53,27 @@ def non_root_user(t: Target) -> tuple[bool, str]:
 
 @probe("immutable-code")
 def immutable_code(t: Target) -> tuple[bool, str]:
-    root = hostproc.container_root(t.main_pid) / t.workdir.lstrip("/")
+    # Resolved inside the container's root (rootfs): a WORKDIR linked to /etc must not walk the host's /etc.
+    root = hostproc.container_root(t.main_pid)
+    workdir = "/" + t.workdir.strip("/")
+    writable_dirs = ["/" + w.strip("/") for w in t.writable_paths]
+
+    def in_container(relative: str) -> str:
+        return workdir if relative == "." else f"{workdir.rstrip('/')}/{relative}"
+
+    def is_writable_path(relative: str) -> bool:
+        path = in_container(relative)
+        return any(path == w or path.startswith(w.rstrip("/") + "/") for w in writable_dirs)
+
     checked = 0
-    for path in [root, *root.rglob("*")]:
-        if any(str(path).startswith(str(hostproc.container_root(t.main_pid) / w.lstrip("/")))
-               for w in t.writable_paths):
-            continue
-        info = path.lstat()
+    for relative, info in rootfs.walk(root, workdir, skip=is_writable_path):
         writable = (
             info.st_uid == t.uid
             or info.st_mode & stat.S_IWOTH
             or (info.st_gid == t.uid and info.st_mode & stat.S_IWGRP)
         )
         if writable and not stat.S_ISLNK(info.st_mode):
-            return False, f"{path.relative_to(hostproc.container_root(t.main_pid))} is writable by uid {t.uid}"
+            return False, f"{in_container(relative).lstrip('/')} is writable by uid {t.uid}"
         checked += 1
         if checked >= 20000:
             break
@@ -156,8 +163,8 @@ def seccomp_filter(t: Target) -> tuple[bool, str]:
 def read_only_rootfs(t: Target) -> tuple[bool, str]:
     if not t.host_config.get("ReadonlyRootfs"):
         return False, "HostConfig.ReadonlyRootfs is false"
-    root = hostproc.container_root(t.main_pid)
-    refused = hostproc.try_write(root / t.workdir.lstrip("/") / ".hardcase-probe")
+    root = hostproc.container_root(t.main_pid)  # written through rootfs: never a host file through a link
+    refused = rootfs.try_create(root, f"{t.workdir.rstrip('/')}/.hardcase-probe")
     if refused != errno.EROFS:
         return False, f"writing into {t.workdir}: {errno.errorcode.get(refused or 0, 'succeeded')}"
     mounts = hostproc.mounts(t.main_pid)
@@ -165,7 +172,7 @@ def read_only_rootfs(t: Target) -> tuple[bool, str]:
         fs_type, options = mounts.get(path, ("missing", set()))
         if fs_type != "tmpfs" or not {"noexec", "nosuid", "nodev"} <= options:
             return False, f"{path}: {fs_type} {sorted(options)}"
-        failed = hostproc.try_write(root / path.lstrip("/") / ".hardcase-probe")
+        failed = rootfs.try_create(root, f"{path.rstrip('/')}/.hardcase-probe")
         if failed is not None:
             return False, f"{path}: tmpfs not writable ({errno.errorcode.get(failed)})"
     return True, f"EROFS in {t.workdir}; writable noexec,nosuid,nodev tmpfs at {', '.join(t.writable_paths)}"

@@ -261,6 +261,10 @@ def _published_ports(container: dict[str, Any]) -> list[int]:
 
 
 def render_text(card: Scorecard) -> str:
+    """The scorecard for a terminal; service, image and evidence quote the project and the container's
+    own output, so each line is escaped."""
+    from generator.core.terminal import printable
+
     lines = [f"{card.service} ({card.image}): build {card.build_seconds} s, healthy after "
              f"{card.healthy_seconds} s, image {card.image_bytes / 1e6:.1f} MB", ""]
     width = max(len(row.id) for row in card.rows) if card.rows else 10
@@ -269,7 +273,7 @@ def render_text(card: Scorecard) -> str:
         lines.append(f"{mark}  {row.id:<{width}}  CIS {row.cis:<10}  {row.evidence}")
     total = sum(row.passed for row in card.rows)
     lines += ["", f"{total}/{len(card.rows)} controls proven" + ("" if card.passed else " — verification FAILED")]
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def tty_progress(stream: Any = None) -> Callable[[str], None]:
@@ -278,7 +282,9 @@ def tty_progress(stream: Any = None) -> Callable[[str], None]:
         return lambda message: None
 
     def show(message: str) -> None:
-        stream.write(f"\r\033[K{message}")
+        from generator.core.terminal import printable
+
+        stream.write(f"\r\033[K{printable(message)}")  # the message may name the image: escaped
         stream.flush()
 
     return show

@@ -54,6 +54,12 @@ class Policy:
     allowed_cap_add: tuple[str, ...] | None = None
     banned_instructions: tuple[str, ...] = ()
     banned_packages: tuple[str, ...] = ()
+    allow_privileged: bool = False
+    allow_host_namespaces: tuple[str, ...] = ()
+    allow_host_paths: tuple[str, ...] = ()
+    allow_devices: tuple[str, ...] = ()
+    allow_capabilities: tuple[str, ...] = ()
+    allow_unconfined: tuple[str, ...] = ()
 
 
 @cache
@@ -147,6 +153,15 @@ def value_problems(raw: dict[str, Any]) -> list[str]:
             problems.append(f"banned_instructions: {name!r} is not a Dockerfile instruction")
     if raw.get("require", {}).get("max_syscalls", 1) < 1:
         problems.append("require.max_syscalls: must be at least 1")
+    allow_spec = schema()["allow"]["keys"]
+    for key, values in raw.get("allow", {}).items():
+        known = allow_spec[key].get("values")
+        for value in values if known and isinstance(values, list) else []:
+            if value not in known:
+                problems.append(f"allow.{key}: {value!r} is not one of {', '.join(known)}")
+    for pattern in raw.get("allow", {}).get("host_paths", []):
+        if not pattern.startswith(("/", "~", ".", "*")):
+            problems.append(f"allow.host_paths: {pattern!r} must be a host path pattern (/..., ~..., ../...)")
     return problems
 
 
@@ -171,6 +186,7 @@ def load(path: Path) -> Policy:
     raw = load_yaml_file(path) or {}
     require = raw.get("require", {})
     uid = raw.get("uid_range", {})
+    allow = raw.get("allow", {})
     return Policy(
         source=path,
         allowed_registries=_tuple(raw, "allowed_registries"),
@@ -189,6 +205,12 @@ def load(path: Path) -> Policy:
         allowed_cap_add=_tuple(raw, "allowed_cap_add"),
         banned_instructions=tuple(name.upper() for name in raw.get("banned_instructions", ())),
         banned_packages=tuple(raw.get("banned_packages", ())),
+        allow_privileged=allow.get("privileged", False),
+        allow_host_namespaces=tuple(allow.get("host_namespaces", ())),
+        allow_host_paths=tuple(allow.get("host_paths", ())),
+        allow_devices=tuple(allow.get("devices", ())),
+        allow_capabilities=tuple(cap.upper().removeprefix("CAP_") for cap in allow.get("capabilities", ())),
+        allow_unconfined=tuple(allow.get("unconfined", ())),
     )
 
 
@@ -202,17 +224,30 @@ def _project_file(start: Path, upward: bool) -> Path | None:
 
 
 def discover(start: Path, explicit: Path | None = None, upward: bool = True) -> list[Policy]:
-    """The policies in force for a project at `start` (see the module docstring for the order)."""
+    """The policies in force for a project at `start` (see the module docstring for the order).
+
+    A project policy layered on the org's may only tighten it (each key's `merge` in the schema):
+    one that loosens or replaces an org value (a wider uid_range, another registry_mirror, a
+    requirement set to false, an `allow` the org does not grant) is refused with one line naming
+    the key, never silently half-applied.
+    """
     if explicit is not None:
         return [load(explicit)]
-    paths: list[Path] = []
     org = os.environ.get(POLICY_ENV)
-    if org:
-        paths.append(Path(org))
+    org_path = Path(org) if org else None
     project = _project_file(start, upward)
-    if project is not None and all(project.resolve() != p.resolve() for p in paths):
-        paths.append(project)
-    return [load(path) for path in paths]
+    if project is not None and org_path is not None and project.resolve() == org_path.resolve():
+        project = None
+    policies = [load(path) for path in (org_path, project) if path is not None]
+    if org_path is not None and project is not None:
+        from generator.policy.layering import loosening
+
+        problems = loosening(load_yaml_file(org_path) or {}, load_yaml_file(project) or {}, schema())
+        if problems:
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise UsageError(f"policy {project}: {problems[0]}{more}; a project policy may only tighten "
+                             f"the org policy {org_path}")
+    return policies
 
 
 def registry_mirror(policies: list[Policy]) -> str | None:

@@ -34,16 +34,9 @@ def load_profile(path: Path) -> Any:
     """A profile file parsed as JSON; a syntax error is a usage error that names its line and column."""
     import json
 
-    from generator.core.errors import UsageError
+    from generator.core.errors import UsageError, read_user_text
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text") from None
+    text = read_user_text(str(path))  # one line for a missing, unreadable or non-regular file (a FIFO would hang)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.core.terminal import printable
 from generator.profiles.seccomp import DOCKER_ARCH
 from generator.profiles.seccomp_check import _PERMITTING, _applies, _rule_names, _version
 
@@ -125,8 +126,9 @@ def diff_profiles(a: Mapping[str, Any], b: Mapping[str, Any]) -> ProfileDiff:
 
 
 def render_text(diff: ProfileDiff, label_a: str, label_b: str) -> str:
+    """The diff for a terminal: paths and syscall names come from the profiles, so each line is escaped."""
     if diff.same:
-        return f"{label_a} and {label_b} allow the same system calls\n"
+        return printable(f"{label_a} and {label_b} allow the same system calls") + "\n"
     lines = [f"--- {label_a} (A)", f"+++ {label_b} (B)"]
     for change in diff.top_level:
         lines.append(f"{change['key']}: {change['a']!r} -> {change['b']!r}")
@@ -147,4 +149,4 @@ def render_text(diff: ProfileDiff, label_a: str, label_b: str) -> str:
             lines.append(f"  allowed only in B ({len(arch_diff.only_b)}): {', '.join(arch_diff.only_b)}")
         for change in arch_diff.changed:
             lines.append(f"  changed {change['name']}: A {change['a']}; B {change['b']}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"

@@ -296,6 +296,9 @@ def learn(directory: Path, *, service: str | None = None, runs: int = 3, workloa
     if runs < 1 or runs > 20:
         raise UsageError("--runs must be between 1 and 20")
     output = output or directory / "seccomp.learned.json"
+    from generator.core.files import check_output
+
+    check_output(output)  # a symlink, a directory or a missing parent is refused before minutes of runs
     if output.exists() and not force:
         raise ConflictError(f"{output} exists; use --force to replace it")
     project = load_project(directory, service)
@@ -369,6 +372,10 @@ def verify_under(project: Project, profile_path: Path, progress: Callable[[str],
 
 
 def render_text(result: LearnResult, output: Path) -> str:
+    """The summary for a terminal; the path, notes and verify evidence quote input and container output,
+    so each line is escaped."""
+    from generator.core.terminal import printable
+
     lines = [f"{output}: {len(result.allowed)} syscalls allowed ({len(result.observed)} observed in "
              f"{len(result.runs)} run(s), plus the common set every container needs)"]
     for i, run in enumerate(result.runs, 1):
@@ -386,4 +393,4 @@ def render_text(result: LearnResult, output: Path) -> str:
                      + ("" if card.passed else " — FAILED"))
         lines += [f"  FAIL {r.id}: {r.evidence}" for r in card.rows if not r.passed]
     lines.append(f"took {result.seconds:.0f} s")
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"

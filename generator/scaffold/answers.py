@@ -7,6 +7,7 @@ templates only ever insert it, they never evaluate it.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections import ChainMap
@@ -22,6 +23,9 @@ SECRET_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 PATH_RE = re.compile(r"^/[A-Za-z0-9._/-]*$")
 MEMORY_RE = re.compile(r"^[1-9][0-9]{0,5}[mg]$")
 CPUS_RE = re.compile(r"^[0-9]{1,2}(\.[0-9]{1,2})?$")
+# The engine's own bounds: runc refuses a memory limit below 6 MiB, and `cpus` below 0.01.
+MEMORY_MIN_MB = 6
+CPUS_MIN = 0.01
 MIRROR_RE = re.compile(r"^[a-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9._-]+)*$")
 DESCRIPTION_MAX = 200
 # Control characters (C0, DEL and C1, which include NEL), line and paragraph separators, and lone
@@ -129,12 +133,21 @@ def _check_secrets(value: tuple[str, ...], _: Partial) -> str | None:
 
 
 def _check_memory(value: str, _: Partial) -> str | None:
-    return None if MEMORY_RE.fullmatch(value) else "must look like 256m or 1g"
+    if not MEMORY_RE.fullmatch(value):
+        return "must look like 256m or 1g"
+    if value.endswith("m") and int(value[:-1]) < MEMORY_MIN_MB:
+        return f"must be at least {MEMORY_MIN_MB}m (the engine refuses a smaller memory limit)"
+    return None
 
 
 def _check_cpus(value: str, _: Partial) -> str | None:
-    if not CPUS_RE.fullmatch(value) or float(value) <= 0:
-        return "must be a positive number of CPUs such as 0.5 or 2"
+    if not CPUS_RE.fullmatch(value) or float(value) < CPUS_MIN:
+        return f"must be a number of CPUs from {CPUS_MIN} up, such as 0.5 or 2"
+    available = os.cpu_count() or 1
+    if float(value) > available:
+        # The engine refuses `cpus` above the CPUs of the host it runs on (`docker compose up` fails
+        # with "range of CPUs is from 0.01 to N"); this host is the best guess of the one that runs it.
+        return f"{value} is more than this host's {available} CPU(s) (the engine refuses a limit above them)"
     return None
 
 

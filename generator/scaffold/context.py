@@ -13,7 +13,7 @@ from generator import __version__
 from generator.core import catalog, mirror
 from generator.core.controls import controls
 from generator.profiles import apparmor, seccomp
-from generator.scaffold.answers import Answers
+from generator.scaffold.answers import MEMORY_MIN_MB, Answers
 
 HEALTHCHECK_PATH = "/healthz"
 # The app listens on all of the container's own interfaces so the published port reaches it; what
@@ -57,11 +57,12 @@ def _entrypoint(answers: Answers, interpreter: str | None, port: int) -> list[st
 
 
 def _half(quantity: str) -> str:
-    """A reservation of a quarter of the limit, so the scheduler keeps headroom without overcommitting."""
+    """A reservation of a quarter of the limit, so the scheduler keeps headroom without overcommitting;
+    never below the engine's minimum reservation (6 MiB, like the limit) nor above the limit itself."""
     number, unit = int(quantity[:-1]), quantity[-1]
     if unit == "g":
         number, unit = number * 1024, "m"
-    return f"{max(number // 4, 4)}{unit}"
+    return f"{min(number, max(number // 4, MEMORY_MIN_MB))}{unit}"
 
 
 def _json(value: Any) -> str:

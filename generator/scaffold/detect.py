@@ -23,6 +23,22 @@ def _python_framework(text: str) -> str | None:
     return None
 
 
+def _dependencies(text: str) -> set[str]:
+    """The dependency names of a package.json; nothing when it is not the shape npm writes.
+
+    Detection only offers defaults, so a manifest of any other shape (a top-level array,
+    `"dependencies": 5`, JSON nested deeper than the parser's recursion limit) is ignored, never an error.
+    """
+    try:
+        manifest = json.loads(text or "{}")
+    except (ValueError, RecursionError):
+        return set()
+    if not isinstance(manifest, dict):
+        return set()
+    dependencies = manifest.get("dependencies")
+    return set(dependencies) if isinstance(dependencies, dict) else set()
+
+
 def detect(directory: Path) -> dict[str, str]:
     """Answers implied by the files in `directory`; empty when nothing is recognised."""
     if not directory.is_dir():
@@ -32,11 +48,7 @@ def detect(directory: Path) -> dict[str, str]:
     package_json = directory / "package.json"
     if package_json.is_file():
         found = {"language": "node"}
-        try:
-            manifest = json.loads(_read(package_json) or "{}")
-        except json.JSONDecodeError:
-            manifest = {}
-        if isinstance(manifest, dict) and "express" in (manifest.get("dependencies") or {}):
+        if "express" in _dependencies(_read(package_json)):
             found["framework"] = "express"
         return found
     for marker in ("pyproject.toml", "requirements.txt", "setup.py", "Pipfile"):

@@ -11,7 +11,8 @@ merge, because an older hardcase's templates and catalog cannot be re-run by a n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -21,7 +22,7 @@ from generator.core.errors import UsageError
 from generator.core.yamlio import dump_yaml, load_yaml_file
 from generator.policy import files as policy
 from generator.policy.audit import refuse_violations
-from generator.scaffold import answers, presets, templating
+from generator.scaffold import answers, presets, templating, trust
 from generator.scaffold import write as scaffold
 from generator.scaffold.context import template_context
 from generator.scaffold.detect import detect
@@ -135,7 +136,7 @@ def render_project(result: answers.Answers, template: Template, trust_hooks: boo
         "_hc": template_context(result),
         "_copy_without_render": config.get("_copy_without_render", []),
     }
-    files = templating.render(template.root, context)
+    files = templating.render(template.root, context, cached=template.builtin)
     notes: list[str] = []
     hooks = template.hooks()
     if hooks and trust_hooks:
@@ -158,14 +159,35 @@ def as_mapping(files: list[templating.FileOp]) -> dict[str, bytes]:
     return {op.path.as_posix(): op.content for op in files}
 
 
+@contextmanager
+def filesystem_errors() -> Iterator[None]:
+    """An OSError while reading DEST, a policy or a template (a directory without search permission,
+    an unreadable file) is the user's to fix: one line naming the path, not a traceback. Writes report
+    their own errors (`write.apply` undoes what it created first)."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else "a file"
+        raise UsageError(f"cannot access {where}: {exc.strerror or type(exc).__name__}; nothing written") from None
+
+
 def run(request: NewRequest) -> NewResult:
+    with filesystem_errors():
+        return _run(request)
+
+
+def _run(request: NewRequest) -> NewResult:
     policies = policy.discover(request.dest, request.policy_file, upward=False)
     with open_template(request.template, request.checkout) as template:
         result = collect_answers(request, template, policies)
         rendering = render_project(result, template, request.trust_template_hooks)
         refuse_violations(policies, as_mapping(rendering.files))
         files = with_metadata(rendering, result, template)
+        source = trust.Source(template.source, template.checkout)
     if request.dry_run:
         steps = scaffold.plan_steps(request.dest, files, request.force)
         return NewResult(result, steps, dry_run=True, notes=rendering.notes)
-    return NewResult(result, scaffold.apply(request.dest, files, request.force), dry_run=False, notes=rendering.notes)
+    steps = scaffold.apply(request.dest, files, request.force)
+    # The source the user chose on the command line is the one `update` may follow without asking.
+    note = trust.record(request.dest, source)
+    return NewResult(result, steps, dry_run=False, notes=[*rendering.notes, *([note] if note else [])])

@@ -46,8 +46,18 @@ def ask(question: Question, default: Any, partial: Partial) -> Any:
     return answer
 
 
+def confirm(message: str) -> bool:
+    """A yes/no question whose safe answer is the default: no (e.g. following an unfamiliar template)."""
+    import questionary
+
+    answer = questionary.confirm(message, default=False).ask()
+    if answer is None:  # Ctrl-C or Ctrl-D at the prompt
+        raise Interrupted("cancelled at the prompt; nothing written")
+    return bool(answer)
+
+
 class Interrupted(UsageError):
     pass
 
 
-__all__ = ["HardcaseError", "Interrupted", "ask"]
+__all__ = ["HardcaseError", "Interrupted", "ask", "confirm"]

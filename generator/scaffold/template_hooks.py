@@ -4,8 +4,9 @@ Cookiecutter renders hook scripts as Jinja templates with the answers spliced in
 become code. Here a hook runs exactly as written (never rendered, no answers in its source or its
 arguments), in a private staging directory that holds the rendered files: `pre_gen_project` runs
 in the empty directory, the files are written, `post_gen_project` runs, and what is left becomes
-the plan. The plan then goes through the same checks as any other (policy, confinement, conflicts),
-so a hook can shape the output but cannot write into DEST or outside it by itself.
+the plan. The plan then goes through the same checks as any other (no VCS or control directory,
+policy, confinement, conflicts), so a hook can shape the output but cannot write into DEST or outside
+it by itself.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from generator.core.errors import ConflictError, UsageError
+from generator.scaffold.template_guard import refuse_control_path
 from generator.scaffold.templating import FileOp
 
 HOOK_TIMEOUT = 120
@@ -58,6 +60,7 @@ def _read(stage: Path) -> list[FileOp]:
         if path.is_symlink():
             raise ConflictError(f"template hook left a symlink, refusing: {relative}")
         if path.is_file():
+            refuse_control_path(relative, "a template hook")
             mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
             plan.append(FileOp(relative, path.read_bytes(), mode))
     return plan

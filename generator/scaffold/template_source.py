@@ -3,7 +3,8 @@
 Fetching is cookiecutter's own `determine_repo_dir` (git clone of URLs including file://, unzip of
 .zip files, a plain directory as is), into a private temporary directory that is removed afterwards.
 Only fetching is delegated: rendering stays with `templating.render` (sandboxed, answers as data,
-outputs confined to DEST), and cookiecutter never sees an answer.
+outputs confined to DEST), and cookiecutter never sees an answer. A fetched template whose symlinks
+leave it is refused before any of its files is read (`template_guard`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from generator.core.errors import UsageError
 from generator.core.resources import templates_dir
+from generator.scaffold.template_guard import refuse_escaping_links
 
 BUILTIN = "service"
 HOOK_NAMES = ("pre_gen_project", "post_gen_project")
@@ -81,7 +83,9 @@ def open_template(source: str | None, checkout: str | None = None) -> Iterator[T
             raise UsageError(f"template {source}: cannot fetch ({type(exc).__name__})") from None
         if cleanup:
             cleanup_dirs.append(Path(repo_dir).parent)
-        yield Template(root=Path(repo_dir).resolve(), source=_recorded_source(source), checkout=checkout)
+        root = Path(repo_dir).resolve()
+        refuse_escaping_links(root)  # before anything in it is read: cookiecutter.json, presets, policy
+        yield Template(root=root, source=_recorded_source(source), checkout=checkout)
     finally:
         for directory in cleanup_dirs:
             shutil.rmtree(directory, ignore_errors=True)

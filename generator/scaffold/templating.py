@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import traceback
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from generator.core.errors import ConflictError, UsageError
+from generator.scaffold.template_guard import private_dir, refuse_control_path
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,9 @@ PROJECT_PREFIX = "__project__"
 
 
 def _bytecode_cache() -> Any:
-    """Compiled templates cached per user, so a run does not recompile unchanged templates.
+    """Compiled templates cached per user, so a run does not recompile unchanged templates (a third of
+    the render time); not used at all unless the directory passes `private_dir`: a cache entry is
+    unpickled and unmarshalled, that is, run.
 
     Jinja keys the cache by template name and source checksum, so an edited template recompiles.
     """
@@ -43,19 +48,50 @@ def _bytecode_cache() -> Any:
 
     from jinja2 import FileSystemBytecodeCache
 
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hardcase" / "jinja"
     try:
-        base.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hardcase" / "jinja"
+    except RuntimeError:  # no home directory to be found
         return None
-    return FileSystemBytecodeCache(str(base))
+    return FileSystemBytecodeCache(str(base)) if private_dir(base) else None
 
 
-def _environment(template_root: Path, project: Path) -> Any:
-    from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
+# Bounds on the two operators that let a few characters of template allocate without limit
+# (`"x" * 10**12`, `9 ** 9 ** 9`): the sandbox bounds ranges but not these.
+MAX_SEQUENCE = 10_000_000
+MAX_POWER_BITS = 100_000
+
+
+def _bounded_binop(operator: str, left: Any, right: Any) -> None:
+    from jinja2.exceptions import SecurityError
+
+    if operator == "*":
+        for seq, count in ((left, right), (right, left)):
+            if isinstance(seq, str | bytes | list | tuple) and isinstance(count, int) \
+                    and len(seq) * count > MAX_SEQUENCE:
+                raise SecurityError(f"a repetition of {len(seq) * count} items is too large")
+    elif isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1 \
+            and right * abs(left).bit_length() > MAX_POWER_BITS:
+        raise SecurityError(f"{left} ** {right} is too large")
+
+
+@cache
+def _sandbox() -> Any:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    return ImmutableSandboxedEnvironment(
+    class BoundedSandbox(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            _bounded_binop(operator, left, right)
+            return super().call_binop(context, operator, left, right)
+
+    return BoundedSandbox
+
+
+def _environment(template_root: Path, project: Path, cached: bool) -> Any:
+    from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
+
+    return _sandbox()(
         # Includes resolve in the template's `templates/` directory (cookiecutter's convention);
         # the project files themselves load under a prefix that no include can name by accident.
         loader=ChoiceLoader([
@@ -65,18 +101,25 @@ def _environment(template_root: Path, project: Path) -> Any:
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
-        bytecode_cache=_bytecode_cache(),
+        bytecode_cache=_bytecode_cache() if cached else None,
     )
 
 
 def read_template_config(template_root: Path) -> dict[str, Any]:
     config_path = template_root / "cookiecutter.json"
     try:
-        config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
+        config = json.loads(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{template_root}: not a cookiecutter template (no cookiecutter.json)") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"{config_path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    except (ValueError, RecursionError) as exc:  # not UTF-8; nested deeper than the parser goes
+        raise UsageError(f"{config_path}: not readable as JSON ({type(exc).__name__})") from None
+    if not isinstance(config, dict):
+        raise UsageError(f"{config_path}: expected a JSON object of template variables")
+    copy_raw = config.get("_copy_without_render", [])
+    if not isinstance(copy_raw, list) or not all(isinstance(item, str) for item in copy_raw):
+        raise UsageError(f"{config_path}: _copy_without_render must be a list of glob patterns")
     return config
 
 
@@ -87,19 +130,62 @@ def _project_dir(template_root: Path) -> Path:
     return candidates[0]
 
 
-def _safe_relative(rendered: str, source: Path) -> PurePosixPath:
+def _safe_relative(rendered: str, shown: str) -> PurePosixPath:
     path = PurePosixPath(rendered)
     if path.is_absolute() or any(part in ("", ".", "..") for part in rendered.split("/")) or "\\" in rendered:
-        raise ConflictError(f"template path {source.name!r} renders outside the destination: {rendered!r}")
+        raise ConflictError(f"template path {shown!r} renders outside the destination: {rendered!r}")
+    refuse_control_path(path, f"template path {shown!r}")
     return path
 
 
-def render(template_root: Path, context: dict[str, Any]) -> list[FileOp]:
-    """The files the template produces for `context` (the `cookiecutter` namespace), in path order."""
+def _render_errors() -> tuple[type[BaseException], ...]:
+    """What rendering a template's own code can raise: Jinja's errors (syntax, undefined, the sandbox's
+    SecurityError, missing includes) and the Python errors of its expressions (`1/0`, `[][1]`,
+    `"a" + 1`, text that is not UTF-8, recursion)."""
+    from jinja2 import TemplateError
+
+    return (TemplateError, ArithmeticError, LookupError, TypeError, ValueError, RecursionError)
+
+
+def _where(exc: BaseException, template_root: Path, fallback: str) -> str:
+    """`FILE line N` of the template the error comes from (an include, a macro...), else `fallback`."""
+    from jinja2 import TemplateSyntaxError
+
+    if isinstance(exc, TemplateSyntaxError) and exc.filename:
+        name = Path(exc.filename)
+        shown = name.relative_to(template_root).as_posix() if name.is_relative_to(template_root) else fallback
+        return f"{shown} line {exc.lineno}"
+    # Jinja rewrites tracebacks so that template code shows as frames of the template file.
+    found = fallback
+    for frame in traceback.extract_tb(exc.__traceback__):
+        name = Path(frame.filename)
+        if name.is_absolute() and name.is_relative_to(template_root):
+            found = f"{name.relative_to(template_root).as_posix()} line {frame.lineno}"
+    return found
+
+
+def _one_line(exc: BaseException, where: str) -> UsageError:
+    from jinja2 import TemplateSyntaxError
+
+    text = exc.message if isinstance(exc, TemplateSyntaxError) and exc.message else str(exc)
+    text = "".join(ch if ch.isprintable() else " " for ch in text).strip()[:300] or "no detail"
+    return UsageError(f"template {where}: {type(exc).__name__}: {text}")
+
+
+def render(template_root: Path, context: dict[str, Any], cached: bool = False) -> list[FileOp]:
+    """The files the template produces for `context` (the `cookiecutter` namespace), in path order.
+
+    An error in the template's own code is the template author's to fix: it is reported on one line
+    naming the template file (and line), never as a traceback. `cached`: use the bytecode cache (for the
+    built-in template only: a fetched template lives in a new temporary directory each run, so its
+    entries, keyed by file name, would only pile up).
+    """
+    template_root = template_root.resolve()
     project = _project_dir(template_root)
-    env = _environment(template_root, project)
+    env = _environment(template_root, project, cached)
     copy_raw = list(context.get("_copy_without_render", []))
     namespace = {"cookiecutter": context}
+    errors = _render_errors()
     plan: list[FileOp] = []
     for source in sorted(project.rglob("*")):
         if source.is_symlink():
@@ -107,15 +193,22 @@ def render(template_root: Path, context: dict[str, Any]) -> list[FileOp]:
         if source.is_dir() or "__pycache__" in source.parts:
             continue
         relative_template = source.relative_to(project).as_posix()
-        rendered_parts = [env.from_string(part).render(namespace) if "{" in part else part
-                          for part in relative_template.split("/")]
-        relative = _safe_relative("/".join(rendered_parts), source)
+        shown = f"{project.name}/{relative_template}"
+        try:
+            rendered_parts = [env.from_string(part).render(namespace) if "{" in part else part
+                              for part in relative_template.split("/")]
+        except errors as exc:
+            raise _one_line(exc, f"path {shown}") from None
+        relative = _safe_relative("/".join(rendered_parts), shown)
         raw = source.read_bytes()
         if any(fnmatch.fnmatch(relative_template, pattern) for pattern in copy_raw):
             content = raw
         else:
-            template = env.get_template(f"{PROJECT_PREFIX}/{relative_template}")
-            content = template.render(namespace).encode("utf-8")
+            try:
+                template = env.get_template(f"{PROJECT_PREFIX}/{relative_template}")
+                content = template.render(namespace).encode("utf-8")
+            except errors as exc:
+                raise _one_line(exc, _where(exc, template_root, shown)) from None
         if not content.strip():
             continue
         mode = 0o755 if source.stat().st_mode & 0o111 else 0o644

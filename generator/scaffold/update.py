@@ -1,7 +1,8 @@
 """`hardcase update [DIR]`: re-render a generated project with today's templates, presets dirs, catalog
 and policy, and 3-way merge the result into the user's files, as copier does.
 
-Top to bottom: read `.hardcase.yml` (answers + `_template`) → render NEW → refuse on policy
+Top to bottom: read `.hardcase.yml` (answers + `_template`) → make sure the user trusts that template
+source for this project (`trust`: .hardcase.yml travels with the repository) → render NEW → refuse on policy
 violations → for each file merge (base = `.hardcase/base/FILE`, the last rendering; ours = the
 user's file; theirs = NEW) → write atomically, with the new rendering as the next base.
 
@@ -17,7 +18,7 @@ Per file: unchanged by the user → take NEW; unchanged by hardcase → keep the
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path, PurePosixPath
@@ -27,7 +28,7 @@ from generator import __version__
 from generator.core.errors import UsageError
 from generator.policy import files as policy
 from generator.policy.audit import refuse_violations
-from generator.scaffold import answers
+from generator.scaffold import answers, trust
 from generator.scaffold import write as scaffold
 from generator.scaffold.merge import merge3
 from generator.scaffold.new import (
@@ -35,11 +36,12 @@ from generator.scaffold.new import (
     BASE_DIR,
     answers_file_content,
     as_mapping,
+    filesystem_errors,
     load_answers_file,
     load_metadata,
     render_project,
 )
-from generator.scaffold.template_source import open_template
+from generator.scaffold.template_source import BUILTIN, open_template
 from generator.scaffold.templating import FileOp
 
 
@@ -68,6 +70,8 @@ class UpdateRequest:
     dry_run: bool = False
     policy_file: Path | None = None
     trust_template_hooks: bool = False
+    template_source_ok: bool = False  # --template-source-ok: the user reviewed `_template`
+    confirm: Callable[[str], bool] | None = None  # asks the user (interactive runs only)
 
 
 @dataclass
@@ -76,6 +80,7 @@ class UpdatePlan:
     files: list[FileUpdate]
     writes: list[FileOp]  # project files, .hardcase.yml and the new base
     stale_base: list[Path]  # base copies of files no longer generated
+    source: trust.Source  # the template source rendered: recorded as trusted once written
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -121,12 +126,31 @@ def _mode(dest: Path, path: PurePosixPath, rendered: Mapping[PurePosixPath, File
     return rendered[path].mode if path in rendered else 0o644
 
 
+def _template_source(meta: Mapping[str, Any], answers_path: Path) -> trust.Source:
+    template, checkout = meta.get("_template"), meta.get("_checkout")
+    if template is None:  # no `_template`: the built-in template, as `open_template` reads it
+        template = BUILTIN
+    if not isinstance(template, str) or not template.strip():
+        raise UsageError(f"{answers_path}: _template must be a template source (a directory, git URL or zip)")
+    if checkout is not None and not isinstance(checkout, str):
+        raise UsageError(f"{answers_path}: _checkout must be a branch, tag or commit")
+    return trust.Source(template, checkout)
+
+
 def plan_update(request: UpdateRequest) -> UpdatePlan:
+    with filesystem_errors():
+        return _plan_update(request)
+
+
+def _plan_update(request: UpdateRequest) -> UpdatePlan:
     dest = request.dest
     answers_path = dest / ANSWERS_FILE
     if not answers_path.is_file():
         raise UsageError(f"{answers_path}: no such file (update works on projects made by `hardcase new`)")
     meta = load_metadata(answers_path)
+    source = _template_source(meta, answers_path)
+    # Before anything is fetched or rendered: cloning and rendering are the template's first moves.
+    trust.require(dest, source, answers_path, source_ok=request.template_source_ok, confirm=request.confirm)
     saved = load_answers_file(answers_path)
     policies = policy.discover(dest, request.policy_file, upward=True)
     layers: list[Mapping[str, Any]] = [saved]
@@ -135,7 +159,7 @@ def plan_update(request: UpdateRequest) -> UpdatePlan:
         layers.append({"registry_mirror": mirror})
     result = answers.resolve(layers)
     base = _read_base(dest)
-    with open_template(meta.get("_template"), meta.get("_checkout")) as template:
+    with open_template(source.template, source.checkout) as template:
         rendering = render_project(result, template, request.trust_template_hooks)
         refuse_violations(policies, as_mapping(rendering.files))
         answers_content = answers_file_content(result, template)
@@ -147,14 +171,18 @@ def plan_update(request: UpdateRequest) -> UpdatePlan:
     writes.append(FileOp(PurePosixPath(ANSWERS_FILE), answers_content))
     writes += [FileOp(BASE_DIR / op.path, op.content) for op in rendering.files]
     stale = [dest / BASE_DIR / path for path in base if path not in rendered]
-    return UpdatePlan(dest, files, writes, stale, rendering.notes)
+    return UpdatePlan(dest, files, writes, stale, source, rendering.notes)
 
 
-def apply_update(plan: UpdatePlan) -> None:
-    """Write every change atomically (confined to DEST, never through symlinks), then drop stale bases."""
+def apply_update(plan: UpdatePlan) -> list[str]:
+    """Write every change atomically (confined to DEST, never through symlinks), then drop stale bases and
+    remember the template source as trusted for this project. Returns notes for the user."""
     scaffold.apply(plan.dest, plan.writes, force=True)
-    for path in plan.stale_base:
-        path.unlink(missing_ok=True)
+    with filesystem_errors():
+        for path in plan.stale_base:
+            path.unlink(missing_ok=True)
+    note = trust.record(plan.dest, plan.source)
+    return [note] if note else []
 
 
 def unified_diff(plan: UpdatePlan) -> str:

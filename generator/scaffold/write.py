@@ -88,7 +88,7 @@ def apply(dest: Path, plan: list[FileOp], force: bool = False) -> list[Step]:
         for step in steps:
             if step.action is Action.UNCHANGED:
                 continue
-            write_atomic(step.target, step.op.content, step.op.mode)
+            write_atomic(step.target, step.op.content, step.op.mode, make_parents=True)
             if step.action is Action.CREATE:
                 created.append(step.target)
     except OSError as exc:

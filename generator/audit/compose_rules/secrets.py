@@ -105,9 +105,10 @@ def _secret_name(parsed: ParsedCompose, service: Service, variable: str, value: 
 
 def _other_file(path: str, value: str) -> bool:
     """A file is already there with something else in it: never overwritten, another name is used."""
+    from generator.core.errors import read_regular
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read() != value
+        return read_regular(path).decode("utf-8") != value  # a FIFO there is refused, not read (it would hang)
     except FileNotFoundError:
         return False
     except (OSError, UnicodeDecodeError):

@@ -1,8 +1,13 @@
-"""Plain text, one line per finding or change, as compilers and hadolint print them."""
+"""Plain text, one line per finding or change, as compilers and hadolint print them.
+
+Paths and messages quote the input (image names, labels, file names), so each line goes through
+`printable`: a control character or newline in them is shown escaped, never acted on.
+"""
 
 from __future__ import annotations
 
 from generator.audit.report.model import FileReport, fix_state, rule_of
+from generator.core.terminal import printable
 
 
 def _cis(cis: str | None) -> str:
@@ -38,4 +43,4 @@ def render_text(reports: list[FileReport], harden: bool = False) -> str:
         lines.append(f"{fixed} fix(es) applied, {findings} finding(s) left in {files} file(s)")
     else:
         lines.append(f"{findings} finding(s) in {files} file(s)" if findings else f"no findings in {files} file(s)")
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
