@@ -214,7 +214,8 @@ def test_reset_and_override_tags_are_applied(tmp_path: Path) -> None:
 def test_extends_and_include_bring_their_escapes(tmp_path: Path) -> None:
     files = {
         "compose.yaml": ("include: [parts/tools.yaml]\nservices:\n  base:\n    image: nginx\n    privileged: true\n"
-                         "  web:\n    extends: base\n  api:\n    extends: {file: parts/common.yaml, service: common}\n"),
+                         "  web:\n    extends: base\n"
+                         "  api:\n    extends: {file: parts/common.yaml, service: common}\n"),
         "parts/common.yaml": "services:\n  common:\n    image: nginx\n    volumes: ['../../..:/up']\n",
         "parts/tools.yaml": "services:\n  tools:\n    image: nginx\n    cap_add: [ALL]\n",
     }

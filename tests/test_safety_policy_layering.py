@@ -126,7 +126,10 @@ def test_every_policy_key_says_how_it_layers() -> None:
 
 # --- item 14: UIDs are ASCII digits only ---------------------------------------------------------
 
-ODD_USERS = ["²", "١٠٠٠١", "10001²", "𝟏𝟎𝟎𝟎𝟏", "1e4", "0x2711", "+10001", "99999999999999999999", "$UID"]
+# Superscript two, Arabic-Indic 10001, a trailing superscript, mathematical bold 10001: int() takes them all.
+ODD_USERS = ["\u00b2", "\u0661\u0660\u0660\u0660\u0661", "10001\u00b2",
+             "\U0001d7cf\U0001d7ce\U0001d7ce\U0001d7ce\U0001d7cf", "1e4", "0x2711", "+10001", "99999999999999999999",
+             "$UID"]
 
 
 @pytest.fixture

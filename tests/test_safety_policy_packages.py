@@ -66,6 +66,8 @@ BANNED = [
     "RUN <<EOF\napt-get update\napt-get install -y curl\nEOF",
     "RUN <<EOF bash\nset -e\napk add curl\nEOF",
     "RUN <<-EOT sh -ex\n\tyum -y install curl\n\tEOT",
+    "RUN <<EOF\napt-get install -y \\\n    --no-install-recommends \\\n    curl\nEOF",
+    "RUN <<EOF\nsh -c 'apk add curl' && echo done\nEOF",
     "RUN --mount=type=cache,target=/var/cache/apt apt-get install curl",
     "ONBUILD RUN apt-get install curl",
     "RUN timeout 600 apt-get install curl",

@@ -221,7 +221,8 @@ def test_a_poisoned_private_cache_is_loaded_the_control(tmp_path: Path, cache_ho
     assert marker.exists()
 
 
-@pytest.mark.parametrize("spoil", ["group-writable", "world-writable", "other-owner", "symlink", "open-parent"])
+@pytest.mark.parametrize("spoil", ["group-writable", "world-writable", "other-owner", "symlink", "open-parent",
+                                   "foreign-group-parent"])
 def test_a_cache_directory_others_control_is_not_used(tmp_path: Path, cache_home: Path, spoil: str) -> None:
     run_ok("new", tmp_path / "a", "--preset", PRESET, "--no-input")
     directory = cache_dir(cache_home)
@@ -235,6 +236,9 @@ def test_a_cache_directory_others_control_is_not_used(tmp_path: Path, cache_home
         os.chown(directory, 65534, 65534)
     elif spoil == "open-parent":
         directory.parent.chmod(0o777)
+    elif spoil == "foreign-group-parent":
+        os.chown(directory.parent, -1, 65534)
+        directory.parent.chmod(0o770)
     else:
         directory.rename(tmp_path / "elsewhere")
         os.symlink(tmp_path / "elsewhere", directory)
@@ -245,6 +249,18 @@ def test_a_cache_directory_others_control_is_not_used(tmp_path: Path, cache_home
     assert after == before, "hardcase wrote into a cache directory others control"
     if spoil in ("group-writable", "world-writable"):
         assert directory.stat().st_mode & 0o777 in (0o770, 0o777), "an existing directory was chmod'ed into shape"
+
+
+def test_a_parent_writable_by_the_users_own_group_is_fine(tmp_path: Path, cache_home: Path) -> None:
+    """User-private groups (umask 002) make parents group-writable by the user's own group: still private."""
+    run_ok("new", tmp_path / "a", "--preset", PRESET, "--no-input")
+    directory = cache_dir(cache_home)
+    os.chown(directory.parent, -1, os.getegid())
+    directory.parent.chmod(0o770)
+    marker = tmp_path / "PWNED"
+    assert poison(directory, marker)
+    run_ok("new", tmp_path / "b", "--preset", PRESET, "--no-input")
+    assert marker.exists(), "the cache was not used"
 
 
 def test_an_unusable_cache_home_is_not_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

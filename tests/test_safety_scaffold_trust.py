@@ -82,6 +82,19 @@ def test_new_records_the_template_source_in_a_private_state_file(tmp_path: Path,
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temporary file left behind
 
 
+def test_a_state_file_that_is_a_symlink_is_not_written_through(tmp_path: Path, state_home: Path) -> None:
+    path = state_file(state_home)
+    path.parent.mkdir(parents=True, mode=0o700)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    os.symlink(victim, path)
+    project = tmp_path / "svc"
+    result = run_ok("new", project, "--template", make_template(tmp_path), "--preset", PRESET, "--no-input")
+    assert "note: template source not recorded" in result.stdout
+    assert victim.read_text() == "keep me\n" and path.is_symlink()
+    assert (project / "Dockerfile").is_file()
+
+
 def test_update_with_the_recorded_source_needs_no_flag(tmp_path: Path, state_home: Path) -> None:
     project = generated(tmp_path)
     run_ok("update", project)

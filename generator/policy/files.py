@@ -3,7 +3,8 @@
 Where a policy comes from (`discover`): `--policy FILE` alone when given; otherwise the org default
 named by `HARDCASE_POLICY` *and* the project's own `hardcase-policy.yaml`, both enforced. A project
 file can add rules but never loosen the org's: dropping a file into a repository must not be a way
-out of the standard. The schema lives in `data/policy-schema.yaml`, so `hardcase policy check`, the
+out of the standard (`generator.policy.layering` checks each key by its `merge` rule; a loosening
+is an error, not a note). The schema lives in `data/policy-schema.yaml`, so `hardcase policy check`, the
 docs and the rule IDs all read the same facts. Evaluation is in `generator.policy.rules`.
 """
 

@@ -83,7 +83,7 @@ def private_dir(path: Path) -> bool:
     Used for directories whose content hardcase acts on: a bytecode cache entry is unpickled and
     unmarshalled (run), a trust record lets `update` follow a template without asking. The test is
     Jinja's own for its default cache directory: a real directory (not a symlink), owned by this user,
-    mode 0700, plus a parent nobody else can write (who can write the parent can swap the directory).
+    mode 0700, in a parent nobody else can swap it in.
     An existing directory is never chmod'ed into shape: what it holds may already be planted.
     """
     try:
@@ -93,9 +93,15 @@ def private_dir(path: Path) -> bool:
             os.chmod(path, 0o700)  # just made by this process; the umask may have taken bits away
         except FileExistsError:
             pass
-        info, parent = os.lstat(path), os.lstat(path.parent)
+        info, parent = os.lstat(path), os.stat(path.parent)
     except OSError:
         return False
-    parent_safe = parent.st_uid in (0, os.geteuid()) and not stat.S_IMODE(parent.st_mode) & 0o022
+    # Who may write the parent can rename the directory away and put theirs in its place: only its owner
+    # (or root), its group when that is this user's own group (user-private groups, umask 002), or anyone
+    # when the sticky bit stops them renaming what is not theirs (/tmp).
+    mode = stat.S_IMODE(parent.st_mode)
+    foreign_group = mode & 0o020 and parent.st_gid != os.getegid()
+    others_can_swap = not mode & stat.S_ISVTX and (mode & 0o002 or foreign_group)
+    parent_safe = parent.st_uid in (0, os.geteuid()) and not others_can_swap
     return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
             and stat.S_IMODE(info.st_mode) == 0o700 and parent_safe)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.core.errors import UsageError
+from generator.core.errors import HardcaseError, UsageError
 from generator.core.files import write_atomic
 from generator.scaffold.template_guard import private_dir
 from generator.scaffold.template_source import BUILTIN
@@ -98,9 +98,11 @@ def record(project: Path, source: Source) -> str | None:
     projects[_key(project)] = {"template": source.template, "checkout": source.checkout}
     content = json.dumps({"version": FORMAT_VERSION, "projects": projects}, indent=2, sort_keys=True) + "\n"
     try:
-        write_atomic(path, content.encode("utf-8"), 0o600)
+        write_atomic(path, content.encode("utf-8"), 0o600, exact_mode=True)
     except OSError as exc:
         return f"template source not recorded in {path}: {exc.strerror or type(exc).__name__}"
+    except HardcaseError as exc:  # a symlink or FIFO where the file should be: refused, and said so
+        return f"template source not recorded: {exc}"
     return None
 
 

@@ -6,12 +6,19 @@ before the comment block that belongs to the instruction they precede.
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from generator.audit.dockerfile import Instruction, ParsedDockerfile, Stage
 from generator.audit.model import Edit
 from generator.core.imageref import image_name, image_tag
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `check` does not import typing
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 ROOT_NAMES = frozenset({"root", "0"})
 DEBIAN_HINTS = ("debian", "ubuntu", "python", "node", "golang", "ruby", "php", "openjdk", "eclipse-temurin",
@@ -41,23 +48,63 @@ def words(command: str) -> list[str]:
 
 def image_of(parsed: ParsedDockerfile, stage: Stage) -> str:
     """The image a stage finally builds on, following `FROM earlier-stage` links."""
-    current: Stage | None = stage
-    seen = set()
-    while current is not None and current.index not in seen:
-        seen.add(current.index)
-        parent = parsed.parent_stage(current)
-        if parent is None:
-            return current.base
-        current = parent
-    return stage.base
+    return chain_value(parsed, "image", stage, lambda s: s.base, lambda parent, own: parent)
 
 
-def stage_chain(parsed: ParsedDockerfile, stage: Stage) -> list[Stage]:
-    """The stage and the earlier stages it is built on, oldest first."""
-    chain = [stage]
-    while (parent := parsed.parent_stage(chain[0])) is not None and parent not in chain:
-        chain.insert(0, parent)
-    return chain
+# Facts about a stage and the stages it is built on are computed once, for every stage, walking the
+# stages in order (a parent always comes first): asking the chain again for each instruction would
+# make rules quadratic in the file (one stage of many RUNs, or many stages built on each other).
+def chain_value(parsed: ParsedDockerfile, key: str, stage: Stage, own: Callable[[Stage], T],
+                combine: Callable[[T, T], T]) -> T:
+    """`own(stage)` combined along the stage's chain: `combine(value of the parent's chain, own)`."""
+    def every_stage() -> list[T]:
+        values: list[T] = []
+        for current in parsed.stages:
+            parent = parsed.parent_stage(current)
+            mine = own(current)
+            values.append(combine(values[parent.index], mine) if parent is not None else mine)
+        return values
+
+    return parsed.remember(("chain", key), every_stage)[stage.index]
+
+
+def of_kind(parsed: ParsedDockerfile, stage: Stage, keywords: frozenset[str]) -> tuple[Instruction, ...]:
+    """The stage's own instructions of these kinds, in order."""
+    return parsed.remember(("kind", stage.index, keywords),
+                           lambda: tuple(i for i in parsed.stage_instructions(stage) if i.keyword in keywords))
+
+
+def chain_first(parsed: ParsedDockerfile, key: str, stage: Stage, test: Callable[[Instruction], bool]) -> Instruction | None:
+    """The first instruction passing TEST in the stage's chain (oldest stage first); KEY names the test."""
+    return chain_value(parsed, f"first {key}", stage, lambda s: next(filter(test, parsed.stage_instructions(s)), None),
+                       lambda parent, own: parent if parent is not None else own)
+
+
+def first_before(parsed: ParsedDockerfile, key: str, stage: Stage, test: Callable[[Instruction], bool],
+                 before: int) -> bool:
+    """Some instruction of the stage's chain before index BEFORE passes TEST (the parents' all come before)."""
+    parent = parsed.parent_stage(stage)
+    if parent is not None and chain_first(parsed, key, parent, test) is not None:
+        return True
+    own = chain_value(parsed, f"own {key}", stage, lambda s: next(filter(test, parsed.stage_instructions(s)), None),
+                      lambda parent, own: own)
+    return own is not None and own.index < before
+
+
+def chain_last(parsed: ParsedDockerfile, stage: Stage, keywords: frozenset[str],
+               before: int | None = None) -> Instruction | None:
+    """The last instruction of these kinds in the stage's chain, before index BEFORE when given."""
+    own = of_kind(parsed, stage, keywords)
+    if before is not None:
+        own = own[:bisect.bisect_left(own, before, key=lambda i: i.index)]
+    if own:
+        return own[-1]
+    parent = parsed.parent_stage(stage)
+    if parent is None:
+        return None
+    return chain_value(parsed, f"last {sorted(keywords)}", parent,
+                       lambda s: (of_kind(parsed, s, keywords) or (None,))[-1],
+                       lambda parent, own: own if own is not None else parent)
 
 
 def nonroot_by_default(ref: str) -> bool:
@@ -74,14 +121,18 @@ def has_shell(ref: str) -> bool:
     return not (lowered.startswith("cgr.dev/chainguard/") and "-dev" not in lowered)
 
 
+SHELLS_ONLY = frozenset({"SHELL"})
+RUNS_ONLY = frozenset({"RUN"})
+
+
 def is_windows(parsed: ParsedDockerfile, stage: Stage) -> bool:
     """A Windows container: its base image is a Windows one, or the stage (or one it builds on) sets a
     Windows shell. Linux-only fixes (users, setuid bits, POSIX shell syntax) do not apply to it."""
     if WINDOWS_IMAGE_RE.search(image_of(parsed, stage).lower()):
         return True
-    return any(i.keyword == "SHELL" and i.json and i.value
-               and i.value[0].replace("\\", "/").rsplit("/", 1)[-1].lower().removesuffix(".exe") in WINDOWS_SHELLS
-               for member in stage_chain(parsed, stage) for i in parsed.stage_instructions(member))
+    return chain_value(parsed, "windows shell", stage, lambda s: any(
+        i.json and i.value and i.value[0].replace("\\", "/").rsplit("/", 1)[-1].lower().removesuffix(".exe")
+        in WINDOWS_SHELLS for i in of_kind(parsed, s, SHELLS_ONLY)), lambda parent, own: parent or own)
 
 
 def posix_shell(parsed: ParsedDockerfile, stage: int) -> bool:
@@ -89,8 +140,19 @@ def posix_shell(parsed: ParsedDockerfile, stage: int) -> bool:
     or `$(…)` into a RUN need (PowerShell and cmd understand none of it the same way)."""
     if stage < 0 or is_windows(parsed, parsed.stages[stage]):
         return False
-    return all(i.keyword != "SHELL" or (i.json and bool(i.value) and i.value[0].rsplit("/", 1)[-1] in POSIX_SHELLS)
-               for member in stage_chain(parsed, parsed.stages[stage]) for i in parsed.stage_instructions(member))
+    return chain_value(parsed, "posix shell", parsed.stages[stage], lambda s: all(
+        i.json and bool(i.value) and i.value[0].rsplit("/", 1)[-1] in POSIX_SHELLS
+        for i in of_kind(parsed, s, SHELLS_ONLY)), lambda parent, own: parent and own)
+
+
+def _package_tool(parsed: ParsedDockerfile, stage: Stage) -> str | None:
+    """The family of the first package manager a RUN of the stage calls."""
+    for instruction in of_kind(parsed, stage, RUNS_ONLY):
+        command = instruction.command + " "
+        for tool, name in FAMILY_BY_TOOL:
+            if re.search(rf"(^|[\s;&|(]){re.escape(tool)}", command):
+                return name
+    return None
 
 
 def family(parsed: ParsedDockerfile, stage: Stage) -> str | None:
@@ -98,13 +160,10 @@ def family(parsed: ParsedDockerfile, stage: Stage) -> str | None:
     stage uses, else the image name."""
     if is_windows(parsed, stage):
         return "windows"
-    for member in stage_chain(parsed, stage):
-        for instruction in parsed.stage_instructions(member):
-            if instruction.keyword == "RUN":
-                command = instruction.command + " "
-                for tool, name in FAMILY_BY_TOOL:
-                    if re.search(rf"(^|[\s;&|(]){re.escape(tool)}", command):
-                        return name
+    tool = chain_value(parsed, "package tool", stage, lambda s: _package_tool(parsed, s),
+                       lambda parent, own: parent if parent is not None else own)
+    if tool is not None:
+        return tool
     ref = image_of(parsed, stage).lower()
     if not has_shell(ref):
         return None
@@ -153,13 +212,14 @@ def user_of(instruction: Instruction) -> str:
     return (instruction.value[0] if instruction.value else "").split(":", 1)[0]
 
 
+USERS_ONLY = frozenset({"USER"})
+
+
 def effective_user(parsed: ParsedDockerfile, stage: Stage, before: int | None = None) -> str:
     """The user a stage runs as at an instruction (or at its end); "" when the base decides."""
-    for member in reversed(stage_chain(parsed, stage)):
-        users = [i for i in parsed.stage_instructions(member)
-                 if i.keyword == "USER" and (before is None or i.index < before)]
-        if users:
-            return user_of(users[-1])
+    last = chain_last(parsed, stage, USERS_ONLY, before)
+    if last is not None:
+        return user_of(last)
     return "65532" if nonroot_by_default(image_of(parsed, stage)) else "root"
 
 
@@ -281,7 +341,7 @@ def insert_before(parsed: ParsedDockerfile, instruction: Instruction, lines: lis
 
 def insert_after(parsed: ParsedDockerfile, instruction: Instruction, lines: list[str]) -> Edit:
     nl = parsed.newline
-    lead = "" if parsed.text[:instruction.end].endswith("\n") else nl
+    lead = "" if parsed.text.endswith("\n", 0, instruction.end) else nl
     if instruction.heredocs:
         lead += nl  # hadolint's parser wants a blank line after a heredoc's terminator; BuildKit accepts both
     return Edit.insert(instruction.end, lead + "".join(line + nl for line in lines))
@@ -290,7 +350,7 @@ def insert_after(parsed: ParsedDockerfile, instruction: Instruction, lines: list
 def replace_instruction(parsed: ParsedDockerfile, instruction: Instruction, lines: list[str]) -> Edit:
     """Replace an instruction's whole span (its text up to and including its last newline)."""
     nl = parsed.newline
-    tail = nl if parsed.text[:instruction.end].endswith("\n") else ""
+    tail = nl if parsed.text.endswith("\n", 0, instruction.end) else ""
     return Edit(instruction.start, instruction.end, nl.join(lines) + tail if lines else "")
 
 
