@@ -14,8 +14,11 @@ The property, for every input: no exception escapes `main()`, and either
 inputs that BuildKit parses must be hardened (exit 0); inputs BuildKit rejects must be refused.
 
 `check` also runs as a real process on some junk (its console entry point has its own fast path).
+Huge inputs (many instructions, long commands, instructions around the line limit, long or open
+heredocs) and parser-directive edge cases have their own strategies; in the slow run every input
+must also be done (check, harden, harden again) within HANG_SECONDS.
 
-The default run does a few thousand examples in about a minute; `-m slow` runs many more.
+The default run does a few thousand examples in about a minute; `-m slow` runs 15,000.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ import functools
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,14 +39,21 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from generator.audit.dockerfile import MAX_INSTRUCTION_LINES
 from tests.corpus_support import ERROR_PREFIX, REPO, CliResult, corpus_dirs, parse, parse_error, run_cli
 
 DEFAULT_REALISTIC = 1000
 DEFAULT_JUNK = 1200
 DEFAULT_PROCESS = 80
-SLOW_REALISTIC = 30000
-SLOW_JUNK = 30000
-SLOW_PROCESS = 1000
+DEFAULT_HUGE = 6
+DEFAULT_DIRECTIVES = 200
+# The slow suite: 15,000 Dockerfiles in all, each within HANG_SECONDS.
+SLOW_REALISTIC = 5000
+SLOW_JUNK = 5000
+SLOW_PROCESS = 500
+SLOW_HUGE = 500
+SLOW_DIRECTIVES = 4000
+HANG_SECONDS = 5.0
 SUPPRESS = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large,
             HealthCheck.filter_too_much]
 
@@ -254,6 +266,70 @@ def junk_dockerfile(draw: st.DrawFn) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+# Huge and long inputs: many instructions, one long command (words that drove rules quadratic), an
+# instruction around the line limit, long heredocs (some never closed), lines around BuildKit's 64 KiB.
+LONG_TOKENS = ["curl ", "wget ", "sudo ", "apt-get ", "apt-get install -y x ", "npm install ", "useradd ", "A=1 ",
+               "a", "ghp_", "| sh ", "<< ", "${X} ", "$(", '"', "\\ ", "&& ", "-q "]
+
+
+@st.composite
+def huge_dockerfile(draw: st.DrawFn) -> str:
+    kind = draw(st.sampled_from(["repeated", "long-command", "continuations", "heredoc", "long-line", "stages"]))
+    if kind == "repeated":
+        body = draw(realistic_dockerfile()).replace("\r\n", "\n")
+        return body * draw(st.integers(10, 60))
+    if kind == "long-command":
+        token = draw(st.sampled_from(LONG_TOKENS))
+        line = token * (draw(st.integers(1000, 12000)) // len(token))
+        return "FROM debian:12\nRUN " + " \\\n".join([line] * draw(st.integers(1, 8))) + "\nUSER 1000\n"
+    lines = draw(st.sampled_from([3, 500, MAX_INSTRUCTION_LINES - 1, MAX_INSTRUCTION_LINES,
+                                  MAX_INSTRUCTION_LINES + 1, 5000]))
+    if kind == "continuations":
+        return "FROM debian:12\nRUN echo start" + " \\\n  && echo more" * (lines - 1) + "\nUSER 1000\n"
+    if kind == "heredoc":
+        closed = draw(st.booleans())
+        return "FROM debian:12\nRUN <<EOF\n" + "echo line\n" * lines + ("EOF\nUSER 1000\n" if closed else "")
+    if kind == "long-line":
+        length = draw(st.integers(65500, 65540))  # BuildKit refuses a line over 65,535 bytes
+        return "FROM debian:12\nRUN echo " + ("x " * length)[:length] + "\n"
+    count = draw(st.integers(50, 400))
+    return "FROM debian:12 AS s0\n" + "".join(f"FROM s{i - 1} AS s{i}\nRUN apt-get install -y p{i}\n"
+                                                for i in range(1, count))
+
+
+DIRECTIVE_LINES = [
+    "# syntax=docker/dockerfile:1", "# escape=`", "# escape=\\", "# check=skip=JSONArgsRecommended;error=true",
+    "#escape=`", "  # ESCAPE = `  ", "# x=1", "# foo-bar=1", "# hello", "", "#", "# escape=x", "# check=error=true",
+    "\t# syntax = x", "#!/bin/sh", "#\vescape=`", "\u00a0# escape=`",
+]
+
+
+@st.composite
+def directive_dockerfile(draw: st.DrawFn) -> str:
+    """Directive edge cases (blank lines, whitespace, case, duplicates, unknown keys, `check`) in front
+    of a realistic file, whose continuations may or may not use the escape character they set."""
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    prefix = draw(st.lists(st.sampled_from(DIRECTIVE_LINES), max_size=5))
+    text = ("\ufeff" if draw(st.booleans()) else "") + "".join(line + newline for line in prefix)
+    return text + draw(realistic_dockerfile()).replace("\n", newline)
+
+
+def buildkit_view(text: str) -> str | None:
+    """The text as the package's (older) BuildKit must see it to read the directives as current
+    BuildKit does (`check` known, Unicode space trimmed): what hardcase hands it. None: refused."""
+    from generator.audit.dockerfile import parse_directives
+    from generator.core.errors import UsageError
+
+    try:
+        directives, count, end = parse_directives(text)
+    except UsageError:
+        return None
+    if not count:
+        return text
+    head = "".join(("# escape=`" if i == 0 and directives.get("escape") == "`" else "#") + "\n" for i in range(count))
+    return (head if text.endswith("\n", 0, end) else head[:-1]) + text[end:]
+
+
 KNOWN_INSTRUCTIONS = frozenset({
     "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER",
     "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
@@ -296,13 +372,30 @@ class Outcome:
     input_parses: bool
 
 
-def check_contract(tmp: Path, data: bytes) -> Outcome:
+def judged(text: str) -> str | None:
+    """BuildKit's verdict on TEXT (None: it parses), its directives read as current BuildKit reads them."""
+    view = buildkit_view(text)
+    return parse_error(view) if view is not None else "parser directive error"
+
+
+def check_contract(tmp: Path, data: bytes, deadline: float | None = None) -> Outcome:
+    """The contract for one input; with DEADLINE, check + harden + harden again must also take no more
+    than that many seconds of CPU (no hang; CPU time, so that other work on the machine cannot fail it)."""
+    started = time.process_time()
+    try:
+        return _contract(tmp, data)
+    finally:
+        elapsed = time.process_time() - started
+        assert deadline is None or elapsed <= deadline, f"took {elapsed:.1f} s (a hang?): {data[:200]!r}"
+
+
+def _contract(tmp: Path, data: bytes) -> Outcome:
     source, first = tmp / "Dockerfile", tmp / "out" / "Dockerfile"
     first.parent.mkdir(exist_ok=True)
     first.unlink(missing_ok=True)
     source.write_bytes(data)
     try:
-        input_parses = parse_error(data.decode("utf-8")) is None
+        input_parses = judged(data.decode("utf-8")) is None
     except UnicodeDecodeError:
         input_parses = False
 
@@ -321,7 +414,7 @@ def check_contract(tmp: Path, data: bytes) -> Outcome:
         return Outcome(False, input_parses)
     assert input_parses, f"harden accepted input BuildKit rejects ({data[:200]!r})"
     output = first.read_bytes().decode("utf-8")
-    assert parse_error(output) is None, f"output does not parse: {parse_error(output)}\n{output}"
+    assert judged(output) is None, f"output does not parse: {judged(output)}\n{output}"
     # Again, through the stdout form of the CLI (no OUT file to write and fsync).
     again = run_cli("harden", first, "--unsafe-fixes")
     assert again.exit_code == 0, f"hardening the output failed: {again.stderr}"
@@ -330,15 +423,19 @@ def check_contract(tmp: Path, data: bytes) -> Outcome:
     return Outcome(True, input_parses)
 
 
-def check_process_contract(tmp: Path, data: bytes) -> None:
+def check_process_contract(tmp: Path, data: bytes, deadline: float | None = None) -> None:
     """`hardcase check FILE --format json` as a real process (the console entry point, whose fast
     start path parses the command line without argparse): JSON and exit 0/1, or exit 2 and one
     `hardcase: error:` line; never a traceback."""
     source = tmp / "Dockerfile"
     source.write_bytes(data)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([sys.executable, "-m", "generator", "check", str(source), "--format", "json"],
                           capture_output=True, text=True, timeout=60, check=False,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    assert deadline is None or cpu <= deadline, f"check took {cpu:.1f} s of CPU (a hang?): {data[:200]!r}"
     result = CliResult(proc.returncode, proc.stdout, proc.stderr)
     if result.exit_code in (0, 1):
         assert result.stderr == "", result.stderr
@@ -349,8 +446,8 @@ def check_process_contract(tmp: Path, data: bytes) -> None:
         event("check process: clear error")
 
 
-def realistic_property(tmp: Path, text: str) -> None:
-    outcome = check_contract(tmp, text.encode("utf-8"))
+def realistic_property(tmp: Path, text: str, deadline: float | None = None) -> None:
+    outcome = check_contract(tmp, text.encode("utf-8"), deadline)
     valid = well_formed(text)
     event(f"well-formed input: {valid}")
     if valid:
@@ -396,21 +493,67 @@ def test_fuzz_check_as_a_process(tmp_path: Path, data: bytes) -> None:
 @settings(max_examples=SLOW_PROCESS, deadline=None, suppress_health_check=SUPPRESS)
 @given(data=junk_dockerfile())
 def test_fuzz_check_as_a_process_long(tmp_path: Path, data: bytes) -> None:
-    check_process_contract(tmp_path, data)
+    check_process_contract(tmp_path, data, HANG_SECONDS)
 
 
 @pytest.mark.slow
 @settings(max_examples=SLOW_REALISTIC, deadline=None, suppress_health_check=SUPPRESS)
 @given(text=realistic_dockerfile())
 def test_fuzz_realistic_dockerfiles_long(tmp_path: Path, text: str) -> None:
-    realistic_property(tmp_path, text)
+    realistic_property(tmp_path, text, HANG_SECONDS)
 
 
 @pytest.mark.slow
 @settings(max_examples=SLOW_JUNK, deadline=None, suppress_health_check=SUPPRESS)
 @given(data=junk_dockerfile())
 def test_fuzz_junk_long(tmp_path: Path, data: bytes) -> None:
-    check_contract(tmp_path, data)
+    check_contract(tmp_path, data, HANG_SECONDS)
+
+
+def directive_property(tmp: Path, text: str, deadline: float | None = None) -> None:
+    """The contract, and: where the package's BuildKit reads the directives as current BuildKit does
+    (no `check`, ASCII space only), hardcase finds exactly its instructions and its escape character."""
+    check_contract(tmp, text.encode("utf-8"), deadline)
+    head = text.split("\n", 6)[:6]
+    if any("check" in line.lower() or "\v" in line or "\u00a0" in line for line in head):
+        return
+    from generator.audit.dockerfile import parse as hardcase_parse
+    from generator.core.errors import UsageError
+
+    try:
+        ours = [(i.keyword, i.value, i.start_line, i.end_line) for i in hardcase_parse(text).instructions]
+    except UsageError:
+        event("directives: refused")
+        return
+    theirs = [(c.cmd.upper(), c.value, c.start_line, c.end_line) for c in parse(text)]
+    assert ours == theirs, f"instructions differ from BuildKit's:\n{text[:500]}"
+    event("directives: same instructions as BuildKit")
+
+
+@settings(max_examples=DEFAULT_DIRECTIVES, deadline=None, suppress_health_check=SUPPRESS)
+@given(text=directive_dockerfile())
+def test_fuzz_directives(tmp_path: Path, text: str) -> None:
+    directive_property(tmp_path, text)
+
+
+@pytest.mark.slow
+@settings(max_examples=SLOW_DIRECTIVES, deadline=None, suppress_health_check=SUPPRESS)
+@given(text=directive_dockerfile())
+def test_fuzz_directives_long(tmp_path: Path, text: str) -> None:
+    directive_property(tmp_path, text, HANG_SECONDS)
+
+
+@settings(max_examples=DEFAULT_HUGE, deadline=None, suppress_health_check=SUPPRESS)
+@given(text=huge_dockerfile())
+def test_fuzz_huge(tmp_path: Path, text: str) -> None:
+    check_contract(tmp_path, text.encode("utf-8"))
+
+
+@pytest.mark.slow
+@settings(max_examples=SLOW_HUGE, deadline=None, suppress_health_check=SUPPRESS)
+@given(text=huge_dockerfile())
+def test_fuzz_huge_long(tmp_path: Path, text: str) -> None:
+    check_contract(tmp_path, text.encode("utf-8"), HANG_SECONDS)
 
 
 def test_generators_produce_what_they_claim() -> None:

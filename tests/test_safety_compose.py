@@ -151,3 +151,20 @@ def test_an_expansion_just_under_the_limit_is_walked_in_bounded_time(tmp_path: P
     assert checked.exit_code == 1, checked.stderr
     assert hardened.exit_code == 0, hardened.stderr
     assert time.perf_counter() - started < 30
+
+
+def test_a_repeated_anchor_prints_no_warning_from_a_real_process(tmp_path: Path) -> None:
+    """A repeated anchor is legal YAML (the later one counts); ruamel warned about it on stderr, ten
+    lines of its own before hardcase's answer."""
+    import subprocess
+    import sys
+
+    from scaffold_support import REPO
+
+    path = tmp_path / "compose.yaml"
+    path.write_text("x-a: &a 1\nx-b: &a 2\nservices:\n  web:\n    image: nginx:1.27\n    labels: {n: *a}\n",
+                    encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "generator", "check", str(path)], capture_output=True, text=True,
+                          timeout=60, check=False, cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == ""

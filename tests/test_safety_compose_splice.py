@@ -179,9 +179,9 @@ def _entry_lines(lines: list[str], line: int, column: int) -> list[str]:
         text = lines[end]
         stripped = text.lstrip(" ")
         indent = len(text) - len(stripped)
-        if stripped and not stripped.startswith("#") and indent <= column:
-            if not (indent == column and (stripped == "-" or stripped.startswith("- "))):
-                break
+        list_item = indent == column and (stripped == "-" or stripped.startswith("- "))
+        if stripped and not stripped.startswith("#") and indent <= column and not list_item:
+            break
         end += 1
     while end > line + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
         end -= 1
@@ -237,7 +237,8 @@ def assert_compose_agrees(original: str, output: str, directory: Path) -> None:
             assert before[name] == after[name], f"{name}: untouched service reads differently"
             continue
         for key in service:
-            if key in after_tree[name] and _value(service[key]) == _value(after_tree[name][key]) and key in before[name]:
+            untouched = key in after_tree[name] and _value(service[key]) == _value(after_tree[name][key])
+            if untouched and key in before[name]:
                 assert before[name][key] == after[name].get(key), f"{name}.{key}: untouched key reads differently"
 
 
@@ -291,3 +292,26 @@ def test_the_non_specific_tag_reads_as_a_string_as_in_compose(tmp_path: Path) ->
     assert load_yaml_text(text, "x")["services"]["web"]["environment"] == {"FOO": "null", "MODE": "0755"}
     out = harden_compose(text, unsafe=True).text
     assert compose_view(out, tmp_path)["web"]["environment"] == {"FOO": "null", "MODE": "0755"}
+
+
+def test_a_comment_above_a_key_stays_there_when_the_list_before_it_grows() -> None:
+    """ruamel keeps the comment lines after a list's last item with that item: a fix appending to the
+    list put its new items between `# hardcase ignore=HC108` and the key it suppresses, and the
+    suppression was lost on the next run."""
+    text = ("services:\n  app:\n    image: redis:7\n    security_opt:\n      - label:disable\n"
+            "    # hardcase ignore=HC108\n    cap_add:\n      - SYS_ADMIN\n")
+    out = harden_compose(text, unsafe=False).text
+    lines = out.splitlines()
+    assert lines[lines.index("    cap_add:") - 1] == "    # hardcase ignore=HC108"
+    assert "      - no-new-privileges:true" in lines
+    assert "HC108" not in {v.rule_id for v in harden_compose(out, unsafe=False).remaining}
+
+
+def test_a_merged_value_of_the_wrong_shape_is_fixed_in_its_anchor_without_a_traceback() -> None:
+    """Found by the fuzzer: `logging` merged from an anchor where it is a string. The fix replaced it
+    in the anchor, then read the service's stale merged view (still the string) and crashed."""
+    text = ("x-common: &common\n  restart: unless-stopped\n  logging: driver:0 json-file\n"
+            "services:\n  web:\n    <<: *common\n    image: nginx:1.27\n")
+    out = harden_compose(text, unsafe=False).text
+    assert _rt(out)["x-common"]["logging"]["options"] == {"max-size": "10m", "max-file": "3"}
+    assert harden_compose(out, unsafe=False).text == out

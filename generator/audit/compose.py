@@ -91,10 +91,23 @@ class ParsedCompose:
                 for index, (name, node) in enumerate(services.items())]
 
     def blocks(self) -> list[Any]:
-        """The mappings whose trailing blank lines and comments must stay at their end when keys are
-        added to them: every service, every other top-level block, and the document."""
+        """The collections whose trailing blank lines and comments must stay at their end when entries
+        are added to them: every service, every other top-level block, every block collection inside
+        them (a `# hardcase ignore=` line after a list stays above the key it names when the list
+        grows), and the document. Outer ones first: a comment after a service's last list is the
+        service's, and stays after keys added to the service."""
         found = [service.node for service in self.services]
         found += [value for key, value in self.data.items() if key != "services" and isinstance(value, (dict, list))]
+        seen = {id(node) for node in found} | {id(self.data)}
+        stack = list(reversed(found))
+        while stack:
+            node = stack.pop()
+            for value in reversed(list(node.values() if isinstance(node, dict) else node)):
+                flow = getattr(getattr(value, "fa", None), "flow_style", lambda: True)()
+                if isinstance(value, (dict, list)) and id(value) not in seen and not flow:
+                    seen.add(id(value))
+                    found.append(value)
+                    stack.append(value)
         return [*found, self.data]
 
     def dump(self, data: Any = None) -> str:
@@ -109,161 +122,34 @@ class ParsedCompose:
         """The file after the tree edits made since `before = self.dump()`, as little rewritten as can
         be proven: ruamel's dump of even an untouched tree is not the text the user wrote (`! null`,
         timestamps, list indentation, trailing blanks, a comment after an anchor), so only the lines
-        where the dumps before and after the edits differ are taken from the new dump, spliced into
-        the original text. A splice is kept only when ruamel reads it back as exactly the edited tree
-        (its dump is the new dump); else changes are merged with their neighbouring lines that ruamel
-        rewrites, and as a last resort the whole new dump is the file."""
+        where the dumps before and after the edits differ are taken from the new dump and spliced
+        into the user's text (generator.audit.compose_splice). A splice is kept only when ruamel
+        reads it back as exactly the edited tree: its dump is the new dump (or what the new dump
+        reads back as: ruamel does not keep every blank line it writes). Else changes are merged
+        with the neighbouring lines ruamel rewrites, and as a last resort the new dump is the file."""
+        from generator.audit.compose_splice import same_reading, splice
+
         after = self.dump()
         if after == before:
             return self
-        ways = () if before == self.text else ((False, False), (False, True), (True, False), (True, True))
-        for merged, added_first in ways:
-            candidate = splice(self.text, before, after, merged, added_first)
+        reference: tuple[str, Any] | None = None
+        for merged, added_first in () if before == self.text else itertools.product((False, True), repeat=2):
             try:
-                reparsed = parse_compose(candidate, self.origin)
+                result = parse_compose(splice(self.text, before, after, merged, added_first), self.origin)
             except UsageError:
                 continue
-            if self.dump(reparsed.data) == after:
-                reparsed.secrets_dir = self.secrets_dir
-                return reparsed
-        result = parse_compose(after, self.origin)
+            dumped = self.dump(result.data)
+            if dumped == after:
+                break
+            if reference is None:
+                expected = parse_compose(after, self.origin).data
+                reference = self.dump(expected), expected
+            if same_reading(dumped, result.data, *reference):
+                break
+        else:
+            result = parse_compose(after, self.origin)
         result.secrets_dir = self.secrets_dir
         return result
-
-
-LINE_RE = re.compile(r"[^\n]*\n|[^\n]+")
-# A document end marker and the comments after it: ruamel does not write them; they stay the file's end.
-END_RE = re.compile(r"^\.\.\.(?:[ \t][^\n]*)?(?:\n(?:[ \t]*(?:#[^\n]*)?\r?$))*\n?\Z", re.MULTILINE)
-
-
-def _body(line: str) -> str:
-    return line[:-2] if line.endswith("\r\n") else line[:-1] if line.endswith("\n") else line
-
-
-Span = tuple[int, int]
-
-
-def _boundaries(opcodes: list[tuple[str, int, int, int, int]]) -> dict[int, Span]:
-    """For each line boundary of the `from` side that no change straddles, the lines of the other
-    side there: an empty span where the two sides simply meet, the lines only the other side has
-    where it has more."""
-    mapped: dict[int, Span] = {}
-    inside: set[int] = set()
-    for tag, f1, f2, t1, t2 in opcodes:
-        if f1 == f2:
-            mapped[f1] = (t1, t2)
-            continue
-        mapped.setdefault(f1, (t1, t1))
-        mapped[f2] = (t2, t2)
-        if tag == "equal":
-            mapped.update((f1 + k, (t1 + k, t1 + k)) for k in range(1, f2 - f1))
-        else:
-            inside.update(range(f1 + 1, f2))
-    return {key: value for key, value in mapped.items() if key not in inside}
-
-
-def _equal_lines(opcodes: list[tuple[str, int, int, int, int]]) -> set[int]:
-    return {line for tag, f1, f2, _, _ in opcodes if tag == "equal" for line in range(f1, f2)}
-
-
-def splice(original: str, before: str, after: str, merged: bool = False, added_first: bool = False) -> str:
-    """ORIGINAL with the changes from BEFORE to AFTER (two dumps of one tree, before and after an
-    edit; BEFORE is ruamel's rendering of ORIGINAL). The lines of BEFORE are matched with ORIGINAL's
-    and with AFTER's; the text is cut at the boundaries both matchings pin down: lines AFTER adds at
-    a cut are inserted there, a piece between two cuts that AFTER left as it was comes from
-    ORIGINAL, any other from AFTER. MERGED cuts only next to lines both matchings leave alone (and
-    inserts only between two of them), so a change takes the lines ruamel rewrites around it along.
-    Where ORIGINAL has lines ruamel does not write (`...`) and AFTER adds lines, ADDED_FIRST says
-    which come first."""
-    from difflib import SequenceMatcher
-
-    end = END_RE.search(original)
-    if end is not None and end.start() > 0:
-        body = splice(original[:end.start()], before, after, merged, added_first)
-        newline = "" if body.endswith("\n") else "\r\n" if original[:end.start()].endswith("\r") else "\n"
-        return body + newline + end.group(0)
-    lines = LINE_RE.findall(original)
-    old, new = [_body(line) for line in LINE_RE.findall(before)], [_body(line) for line in LINE_RE.findall(after)]
-    to_original = SequenceMatcher(None, old, [_body(line) for line in lines], autojunk=False).get_opcodes()
-    to_new = SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
-    in_original, in_new = _boundaries(to_original), _boundaries(to_new)
-    in_original.setdefault(0, (0, len(lines)))
-    in_new.setdefault(0, (0, len(new)))
-    ends = {0, len(old)}
-    points = ends | (in_original.keys() & in_new.keys())
-    if merged:
-        clean = _equal_lines(to_original) & _equal_lines(to_new)
-
-        def cut(p: int) -> bool:
-            before_ok, after_ok = p == 0 or p - 1 in clean, p == len(old) or p in clean
-            gap = in_original[p][0] < in_original[p][1] or in_new[p][0] < in_new[p][1]
-            return (before_ok and after_ok) if gap else (before_ok or after_ok)
-
-        points = ends | {p for p in points if cut(p)}
-    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
-    shifts = _shifts(to_original, old, [_body(line) for line in lines])
-    out: list[str] = []
-
-    def emit(chunk: list[str]) -> None:
-        if out and chunk and not out[-1].endswith("\n"):
-            out[-1] += newline
-        out.extend(chunk)
-
-    def written(piece: list[str], context_end: int) -> list[str]:
-        return [line + newline for line in _reindent(piece, old, shifts, context_end)]
-
-    ordered = sorted(points)
-    for index, point in enumerate(ordered):
-        kept = lines[in_original[point][0]:in_original[point][1]]  # what ruamel drops here stays
-        added = written(new[in_new[point][0]:in_new[point][1]], point)  # what the edit adds
-        for chunk in (added, kept) if added_first else (kept, added):
-            emit(chunk)
-        if index + 1 < len(ordered):
-            following = ordered[index + 1]
-            piece = new[in_new[point][1]:in_new[following][0]]
-            if piece == old[point:following]:
-                emit(lines[in_original[point][1]:in_original[following][0]])
-            else:
-                emit(written(piece, point))
-    return "".join(out)
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
-
-
-def _shifts(opcodes: list[tuple[str, int, int, int, int]], old: list[str], original: list[str]) -> list[int | None]:
-    """For each line of the dump, how much further right the user's own line is indented (None where
-    the lines do not pair up): ruamel writes every list with one dash offset, users do not."""
-    shifts: list[int | None] = [None] * len(old)
-    for tag, f1, f2, t1, t2 in opcodes:
-        if tag == "equal":
-            shifts[f1:f2] = [0] * (f2 - f1)
-        elif tag == "replace" and f2 - f1 == t2 - t1:
-            shifts[f1:f2] = [_indent(original[t1 + k]) - _indent(old[f1 + k]) for k in range(f2 - f1)]
-    return shifts
-
-
-def _reindent(piece: list[str], old: list[str], shifts: list[int | None], context_end: int) -> list[str]:
-    """PIECE (new lines of the dump) indented as the user indents where it goes: each line moves as
-    far as the nearest line before it at its depth or shallower (one written just before, or one of
-    the dump's lines before CONTEXT_END) was moved from the dump to the user's text."""
-    placed: list[tuple[int, int]] = []
-    result: list[str] = []
-    for line in piece:
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            result.append(line)
-            continue
-        depth = _indent(line)
-        shift = next((moved for indent, moved in reversed(placed) if indent <= depth), None)
-        if shift is None:
-            shift = next((s for j in range(context_end - 1, -1, -1)
-                          if (s := shifts[j]) is not None and old[j].strip() and not old[j].lstrip().startswith("#")
-                          and _indent(old[j]) <= depth), 0)
-        placed.append((depth, shift))
-        result.append(" " * max(0, depth + shift) + line[depth:])
-    return result
 
 
 def _tail_slot(node: Any) -> tuple[Any, Any] | None:
@@ -361,8 +247,11 @@ def parse_compose(text: str, origin: str = "compose.yaml") -> ParsedCompose:
     """The round-trip tree of TEXT; bounded like every user YAML file (see generator.core.yamlio)."""
     from generator.core.yamlio import load_bounded
 
-    yaml = _yaml(text)
-    data = load_bounded(yaml, text, origin)
+    # ruamel keeps the CR of CRLF in comments and loses blank lines after a quoted scalar; the text
+    # itself (`ParsedCompose.text`) keeps its line ends, and `harden` writes them.
+    source = text.replace("\r\n", "\n")
+    yaml = _yaml(source)
+    data = load_bounded(yaml, source, origin)
     _keep_anchors(data, set())
     if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
         raise UsageError(f"{origin}: not a compose file (no `services` mapping)")

@@ -68,7 +68,7 @@ class Instruction:
     end: int  # offset just past the end line (past its "\n" when there is one)
     stage: int  # index of the stage it belongs to; -1 before the first FROM
 
-    @property
+    @cached_property
     def command(self) -> str:
         """Shell-form command text (continuations joined by BuildKit), heredoc bodies appended."""
         return " ".join((*self.value, *self.heredocs))
@@ -226,13 +226,15 @@ def _heredoc_end(text: str, position: int, joined: str) -> int | None:
     return position if found else None
 
 
-def check_instruction_sizes(text: str, start: int, escape: str, origin: str) -> None:
-    """Refuse an instruction longer than MAX_INSTRUCTION_LINES before BuildKit sees it.
+def check_instruction_sizes(text: str, start: int, escape: str, origin: str) -> list[tuple[int, int]]:
+    """Refuse an instruction longer than MAX_INSTRUCTION_LINES before BuildKit sees it; return where
+    the instructions of more than one line are (offsets of their first line and past their last).
 
     Follows BuildKit's line joining (continuations, comment and blank lines inside them, heredocs)
     from `start`, the offset past the directives, erring towards longer instructions; only lines that
     can start a multi-line instruction (ending with the escape character, or with `<<`) are examined.
     """
+    extents: list[tuple[int, int]] = []
     candidates = re.compile(rf"<<|{re.escape(escape)}[ \t\r]*(?:\n|$)")
     done = start  # everything before is accounted for
     for hit in candidates.finditer(text, start):
@@ -241,7 +243,7 @@ def check_instruction_sizes(text: str, start: int, escape: str, origin: str) -> 
         first = text.rfind("\n", 0, hit.start()) + 1
         if first < done:
             continue
-        position, pieces = first, []
+        position, pieces = first, list[str]()
         while position < len(text):  # the instruction's line, continuations joined
             newline = text.find("\n", position)
             end = len(text) if newline < 0 else newline + 1
@@ -270,25 +272,36 @@ def check_instruction_sizes(text: str, start: int, escape: str, origin: str) -> 
                              f"{MAX_INSTRUCTION_LINES} lines (continuations and heredocs); hardcase refuses it, "
                              "as BuildKit's parser slows down with the square of its length: split it, or COPY a "
                              "long script from a file")
+        if lines > 1:
+            extents.append((first, position))
         done = position
+    return extents
 
 
-def _buildkit(text: str, head: str, start: int, offsets: list[int], escape: str) -> Iterator[tuple[Any, int]]:
+def _buildkit(text: str, head: str, start: int, offsets: list[int], escape: str,
+              extents: list[tuple[int, int]]) -> Iterator[tuple[Any, int]]:
     """BuildKit's commands for the text, with the number to add to their line numbers.
 
     The text goes in chunks of PARSE_CHUNK characters cut at line ends. BuildKit reads a file line by
     line, so every command of a chunk but the last is exactly what it finds in the whole text; the
     last may be cut short, and the next chunk starts with it. Later chunks begin with one comment line
     (the escape directive where it is a backtick) so that none of their lines can act as a directive.
-    `head` replaces the text before `start` (the directive lines) in the first chunk.
+    `head` replaces the text before `start` (the directive lines) in the first chunk. A chunk that would
+    end inside one of the `extents` (multi-line instructions) goes on to the line after it.
     """
+    import bisect
+
     import dockerfile
 
     size = PARSE_CHUNK
     line = 0  # lines before the chunk
     prefix = "# escape=`\n" if escape == "`" else "#\n"
     while True:
-        cut = text.find("\n", start + size)
+        target = start + size
+        inside = bisect.bisect_right(extents, (target, len(text))) - 1
+        if inside >= 0 and extents[inside][0] <= target < extents[inside][1]:
+            target = extents[inside][1]
+        cut = text.find("\n", target)
         final = cut < 0 or cut + 1 >= len(text)
         end = len(text) if final else cut + 1
         shift = 0 if line == 0 else line - 1
@@ -314,8 +327,8 @@ def _buildkit(text: str, head: str, start: int, offsets: list[int], escape: str)
 def parse(text: str, origin: str = "Dockerfile") -> ParsedDockerfile:
     import dockerfile
 
-    if len(text) > MAX_DOCKERFILE_BYTES:
-        raise UsageError(f"{origin}: larger than {MAX_DOCKERFILE_BYTES // 2**20} MiB; hardcase refuses it "
+    if len(text) > MAX_DOCKERFILE_BYTES:  # characters: each is at least one byte
+        raise UsageError(f"{origin}: larger than the {MAX_DOCKERFILE_BYTES // 2**20} MiB hardcase reads "
                          "(no Dockerfile someone reviews is that big)")
     if "\x00" in text:
         # The parser gets a C string: it would silently stop at the NUL and drop the rest of the file.
@@ -323,14 +336,14 @@ def parse(text: str, origin: str = "Dockerfile") -> ParsedDockerfile:
         raise UsageError(f"{origin}:{line}: NUL byte in the Dockerfile (not a text file)")
     directives, count, directive_end = parse_directives(text, origin)
     escape = directives.get("escape", "\\")
-    check_instruction_sizes(text, directive_end, escape, origin)
+    extents = check_instruction_sizes(text, directive_end, escape, origin)
     offsets = line_offsets(text)
     # The directive lines as the older BuildKit in the package reads the same escape from them.
     head = "".join(("# escape=`" if i == 0 and escape == "`" else "#") + "\n" for i in range(count))
     if count and not text.endswith("\n", 0, directive_end):
         head = head[:-1]
     try:
-        commands = list(_buildkit(text, head, directive_end, offsets, escape))
+        commands = list(_buildkit(text, head, directive_end, offsets, escape, extents))
     except dockerfile.GoParseError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "parse error"
         raise UsageError(f"{origin}: cannot parse Dockerfile ({first})") from None
@@ -365,12 +378,12 @@ def _assemble(text: str, origin: str, commands: list[tuple[Any, int]], offsets: 
         end_line = min(command.end_line + shift, last)
         # Built without the generated __init__ (one call per field): parse makes one per instruction.
         instruction = new(Instruction)
-        instruction.__dict__.update(
-            index=index, keyword=keyword, sub_keyword=command.sub_cmd.upper() if command.sub_cmd else None,
-            flags=tuple(command.flags), value=tuple(command.value), json=bool(command.json),
-            heredocs=tuple(h.content for h in command.heredocs) if command.heredocs else (),
-            start_line=start_line, end_line=end_line, start=offsets[start_line - 1], end=offsets[end_line],
-            stage=len(stages) - 1)
+        instruction.__dict__.update({
+            "index": index, "keyword": keyword, "sub_keyword": command.sub_cmd.upper() if command.sub_cmd else None,
+            "flags": command.flags, "value": command.value, "json": command.json,
+            "heredocs": tuple(h.content for h in command.heredocs) if command.heredocs else (),
+            "start_line": start_line, "end_line": end_line, "start": offsets[start_line - 1],
+            "end": offsets[end_line], "stage": len(stages) - 1})
         instructions.append(instruction)
     if not stages:
         raise UsageError(f"{origin}: no FROM instruction")

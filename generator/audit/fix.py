@@ -36,23 +36,58 @@ class HardenResult:
         return self.text != self.original
 
 
+def _span(edit: Edit) -> tuple[int, int]:
+    """Where an edit sits, in coordinates where 2p is the point before character p and 2p+1 the
+    character: an insertion holds its point, a replacement its characters and the points between
+    them. Two edits conflict exactly when their spans overlap: two insertions at one point (their
+    order would be a guess) or ranges that share characters or an inner point; an insertion where a
+    replacement starts or ends is fine (it goes before, or after, the replaced text)."""
+    if edit.start == edit.end:
+        return 2 * edit.start, 2 * edit.start
+    return 2 * edit.start + 1, 2 * edit.end - 1
+
+
+class _Taken:
+    """The spans of the edits chosen so far, by blocks of coordinates: checking and adding an edit
+    costs its length over BLOCK, not the number of edits chosen before it."""
+
+    BLOCK = 256
+
+    def __init__(self) -> None:
+        self.blocks: dict[int, list[tuple[int, int]]] = {}
+
+    def overlaps(self, edit: Edit) -> bool:
+        first, last = _span(edit)
+        return any(first <= end and start <= last
+                   for block in range(first // self.BLOCK, last // self.BLOCK + 1)
+                   for start, end in self.blocks.get(block, ()))
+
+    def add(self, edit: Edit) -> None:
+        first, last = _span(edit)
+        for block in range(first // self.BLOCK, last // self.BLOCK + 1):
+            self.blocks.setdefault(block, []).append((first, last))
+
+
 def _conflicts(a: Edit, b: Edit) -> bool:
-    """Two insertions at one point (their order would be a guess) or ranges that share characters.
-    An insertion where a replacement starts is fine: it goes before the replaced text."""
-    if a.start == b.start and (a.start == a.end) == (b.start == b.end):
-        return True
-    if max(a.start, b.start) < min(a.end, b.end):
-        return True
-    # an insertion strictly inside the other edit's range
-    return (a.start == a.end and b.start < a.start < b.end) or (b.start == b.end and a.start < b.start < a.end)
+    (a_first, a_last), (b_first, b_last) = _span(a), _span(b)
+    return a_first <= b_last and b_first <= a_last
 
 
 def apply_edits(text: str, edits: Iterable[Edit]) -> str:
-    # From the end backwards, so earlier offsets stay valid; at one offset the replacement goes first
-    # and the insertion then lands in front of it.
-    for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
-        text = text[:edit.start] + edit.replacement + text[edit.end:]
-    return text
+    """The text with the edits made, in one pass. At one offset an insertion goes before a replacement,
+    and of two insertions the later one in the list goes first (as if applied one by one from the end)."""
+    ordered = sorted(enumerate(edits), key=lambda item: (item[1].start, item[1].end, -item[0]))
+    pieces: list[str] = []
+    position = 0
+    for _, edit in ordered:
+        if edit.start < position:  # overlapping edits (no fix makes them): one at a time, from the end
+            for _, one in reversed(ordered):
+                text = text[:one.start] + one.replacement + text[one.end:]
+            return text
+        pieces += (text[position:edit.start], edit.replacement)
+        position = edit.end
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
 def select_fixes(violations: Iterable[Violation]) -> list[tuple[Violation, Fix]]:
@@ -63,13 +98,14 @@ def select_fixes(violations: Iterable[Violation]) -> list[tuple[Violation, Fix]]
         if violation.fix is not None and violation.fix.alone:
             return [(violation, violation.fix)]
     chosen: list[tuple[Violation, Fix]] = []
-    taken: list[Edit] = []
+    taken = _Taken()
     for violation in violations:
         fix = violation.fix
-        if fix is None or any(_conflicts(e, t) for e in fix.edits for t in taken):
+        if fix is None or any(taken.overlaps(edit) for edit in fix.edits):
             continue
         chosen.append((violation, fix))
-        taken.extend(fix.edits)
+        for edit in fix.edits:
+            taken.add(edit)
     return chosen
 
 
@@ -83,14 +119,51 @@ def _parse_or_none(parsed: ParsedDockerfile, edits: list[Edit]) -> ParsedDockerf
         return None
 
 
+MAX_BROKEN = 4  # fixes that break the file looked for in one pass (each costs log2(fixes) parses)
+
+
+def _keep_parsing(parsed: ParsedDockerfile, chosen: list[tuple[Violation, Fix]]
+                  ) -> tuple[list[tuple[Violation, Fix]], ParsedDockerfile | None]:
+    """The chosen fixes, in rule order, without those that break the file: each one found by bisection
+    (the longest run of fixes that still parses), so a pass costs a few parses rather than one per fix.
+    Returns the fixes kept and the file they give (None: nothing kept)."""
+    def edits(items: list[tuple[Violation, Fix]]) -> list[Edit]:
+        return [e for _, f in items for e in f.edits]
+
+    kept: list[tuple[Violation, Fix]] = []
+    result: ParsedDockerfile | None = None
+    rest = chosen
+    for _ in range(MAX_BROKEN):
+        whole = _parse_or_none(parsed, edits(kept + rest))
+        if whole is not None:
+            return kept + rest, whole
+        low, high = 0, len(rest)  # kept + rest[:low] parses (or is nothing new), kept + rest[:high] does not
+        while high - low > 1:
+            middle = (low + high) // 2
+            attempt = _parse_or_none(parsed, edits(kept + rest[:middle]))
+            if attempt is not None:
+                low, result = middle, attempt
+            else:
+                high = middle
+        if low:
+            kept += rest[:low]
+        rest = rest[high:]  # rest[high - 1] breaks the file: left out
+        if not rest:
+            break
+    if kept and (result is None or result.text != apply_edits(parsed.text, edits(kept))):
+        result = _parse_or_none(parsed, edits(kept))
+    return (kept, result) if kept and result is not None else ([], None)
+
+
 def harden(parsed: ParsedDockerfile, config: Config, unsafe: bool = False) -> HardenResult:
     from generator.audit.lint import check
 
     original = parsed.text
     applied: list[AppliedFix] = []
+    found: list[Violation] | None = None  # the findings of `parsed`, when known
     for _ in range(MAX_PASSES):
-        candidates = [v for v in check(parsed, config, with_fixes=True)
-                      if v.fix is not None and (unsafe or v.fix.safety is FixSafety.SAFE)]
+        found = check(parsed, config, with_fixes=True)
+        candidates = [v for v in found if v.fix is not None and (unsafe or v.fix.safety is FixSafety.SAFE)]
         chosen = select_fixes(candidates)
         if not chosen:
             break
@@ -103,16 +176,13 @@ def harden(parsed: ParsedDockerfile, config: Config, unsafe: bool = False) -> Ha
             new = _parse_or_none(parsed, [e for _, f in chosen for e in f.edits])
         if new is None:
             # One of the fixes broke the file: keep those that parse together, in rule order.
-            kept: list[tuple[Violation, Fix]] = []
-            for item in chosen:
-                if _parse_or_none(parsed, [e for _, f in (*kept, item) for e in f.edits]) is not None:
-                    kept.append(item)
-            chosen = kept
-            new = _parse_or_none(parsed, [e for _, f in chosen for e in f.edits])
-            if new is None or not chosen:
+            chosen, new = _keep_parsing(parsed, chosen)
+            if new is None:
                 break
         applied.extend(AppliedFix(v, f) for v, f in chosen)
         if new.text == parsed.text:
             break
-        parsed = new
-    return HardenResult(original, parsed.text, applied, check(parsed, config, with_fixes=True))
+        parsed, found = new, None
+    if found is None:
+        found = check(parsed, config, with_fixes=True)
+    return HardenResult(original, parsed.text, applied, found)

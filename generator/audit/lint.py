@@ -9,6 +9,7 @@ Suppression is the engine's job, never a rule's:
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import os
 import re
@@ -19,7 +20,7 @@ from generator.audit.model import Rule, Severity, Violation
 from generator.audit.registry import rule_for
 from generator.audit.rules import RULE_BY_ID, RULES
 from generator.core.errors import UsageError, read_user_text
-from generator.core.record import field, replace
+from generator.core.record import field
 from generator.core.record import record as dataclass
 from generator.core.walk import files_below
 
@@ -31,6 +32,7 @@ CONFIG_NAME = ".hardcase-check.yaml"
 DOCKERFILE_PATTERNS = ("Dockerfile", "*.Dockerfile", "Dockerfile.*")
 BACKUP_SUFFIX = ".hardcase.bak"
 IGNORE_RE = re.compile(r"^#\s*hardcase\s+ignore\s*=\s*([A-Za-z0-9_, ]+)\s*$")
+HARDCASE_COMMENT_RE = re.compile(r"^[^\S\n]*#[^\n]*hardcase", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,17 @@ class Config:
 
 
 def _inline_ignores(parsed: ParsedDockerfile) -> dict[int, set[str]]:
-    """Line number → rule IDs suppressed there, for every line of every commented instruction."""
+    """Line number → rule IDs suppressed there, for every line of every commented instruction.
+
+    Only the instructions right after a line that mentions `hardcase` are looked at (one scan of the
+    text, then a binary search each), not the comment block of every instruction."""
     ignored: dict[int, set[str]] = {}
-    for instruction in parsed.instructions:
+    starts = [i.start for i in parsed.instructions]
+    candidates = {bisect.bisect_left(starts, mention.start()) for mention in HARDCASE_COMMENT_RE.finditer(parsed.text)}
+    for index in sorted(candidates):
+        if index >= len(parsed.instructions):
+            continue
+        instruction = parsed.instructions[index]
         ids: set[str] = set()
         for comment in parsed.comments_above(instruction):
             match = IGNORE_RE.match(comment)
@@ -68,13 +78,19 @@ def check(parsed: ParsedDockerfile, config: Config, with_fixes: bool = False) ->
             if violation.rule_id in ignored.get(violation.line, ()):
                 continue
             if with_fixes and rule.fix is not None:
-                violation = replace(violation, fix=rule.fix(parsed, violation))
+                violation = Violation(violation.rule_id, violation.line, violation.message, violation.column,
+                                      violation.instruction, rule.fix(parsed, violation))
             found.append(violation)
     return found
 
 
 def at_least(violations: Iterable[Violation], severity: Severity) -> list[Violation]:
-    return [v for v in violations if rule_for(v.rule_id).severity.rank >= severity.rank]
+    violations = list(violations)
+    ranks: dict[str, int] = {}  # one look-up per rule, not per finding (a big file has tens of thousands)
+    for v in violations:
+        if v.rule_id not in ranks:
+            ranks[v.rule_id] = rule_for(v.rule_id).severity.rank
+    return [v for v in violations if ranks[v.rule_id] >= severity.rank]
 
 
 def load_config(explicit: str | os.PathLike[str] | None, start: str | os.PathLike[str]) -> Config:
@@ -136,6 +152,18 @@ def discover(paths: list[Path]) -> list[Path]:
 
 
 def read_dockerfile(path: str | os.PathLike[str]) -> ParsedDockerfile:
-    from generator.audit.dockerfile import parse
+    """Read and parse a Dockerfile; one larger than MAX_DOCKERFILE_BYTES is refused before it is read."""
+    from generator.audit.dockerfile import MAX_DOCKERFILE_BYTES, parse
 
-    return parse(read_user_text(os.fspath(path)), os.fspath(path))
+    name = os.fspath(path)
+    try:
+        size = os.stat(name).st_size
+    except OSError:
+        size = 0  # read_user_text says why it cannot be read
+    if size > MAX_DOCKERFILE_BYTES:
+        raise UsageError(f"{name}: {size / 2**20:.1f} MiB, larger than the {MAX_DOCKERFILE_BYTES // 2**20} MiB "
+                         "hardcase reads (no Dockerfile someone reviews is that big)")
+    text = read_user_text(name)
+    if len(text.encode("utf-8")) > MAX_DOCKERFILE_BYTES:  # it grew after the check
+        raise UsageError(f"{name}: larger than the {MAX_DOCKERFILE_BYTES // 2**20} MiB hardcase reads")
+    return parse(text, name)

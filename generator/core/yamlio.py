@@ -104,11 +104,12 @@ def _bounded_composer() -> Any:
         return _COMPOSER
     from ruamel.yaml.composer import Composer
 
-    class BoundedComposer(Composer):  # type: ignore[misc]
+    class BoundedComposer(Composer):
         depth_now = 0
 
         def compose_document(self) -> Any:
             self.depth_now = 0
+            self.warn_double_anchors = False  # legal YAML (the later one counts); no warning text on stderr
             node = super().compose_document()
             check_expansion(node)
             return node
@@ -142,7 +143,7 @@ def _bounded_scanner(base: Any) -> Any:
     ahead through every bracket of the line, in time quadratic in their number."""
     if base not in _SCANNERS:
 
-        class BoundedScanner(base):  # type: ignore[misc,valid-type]
+        class BoundedScanner(base):  # type: ignore[misc]
             def fetch_flow_collection_start(self, token_class: Any, to_push: str) -> None:
                 if len(self.flow_context) >= MAX_DEPTH:
                     raise YamlBoundError(f"nested deeper than {MAX_DEPTH} levels")

@@ -92,7 +92,9 @@ def load_project(directory: Path, service: str | None = None) -> Project:
         raise UsageError(f"{compose_path}: no services")
     answers_path = directory / ".hardcase.yml"
     answers = load_yaml_file(answers_path) if answers_path.is_file() else {}
-    name = service or str(answers.get("name") or next(iter(services)))
+    if not isinstance(answers, dict | None):
+        raise UsageError(f"{answers_path}: expected a mapping of answers")
+    name = service or str((answers or {}).get("name") or next(iter(services)))
     if name not in services:
         raise UsageError(f"{compose_path}: no service named {name!r}")
     return Project(directory, name, services[name], compose, answers or {})

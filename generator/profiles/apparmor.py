@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from generator.core import resources
-from generator.core.errors import UsageError
+from generator.core.errors import UsageError, os_error_message
 
 DATA = resources.DATA_DIR / "apparmor.yaml"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+SERVICE_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}")  # Compose's service names (compose-spec)
 # Absolute, normalised, and free of AppArmor glob and quoting characters: a path is data in a rule.
 WRITABLE_RE = re.compile(r"^/[A-Za-z0-9._/-]*$")
 FILE_NAME = "apparmor.profile"
@@ -108,10 +109,24 @@ def render(name: str, writable_paths: list[str], service: str, version: str) -> 
 def _writable_from_compose(directory: Path, service: str) -> list[str]:
     from generator.core.yamlio import load_yaml_file
 
-    compose = load_yaml_file(directory / "compose.yaml")
-    entry = ((compose or {}).get("services") or {}).get(service) or {}
+    compose_path = directory / "compose.yaml"
+    entry = _services(compose_path, load_yaml_file(compose_path)).get(service)
+    if entry is None:
+        return []
+    if not isinstance(entry, dict):
+        raise UsageError(f"{compose_path}: service {service!r} must be a mapping")
     tmpfs = entry.get("tmpfs") or []
-    return [str(item).split(":", 1)[0] for item in ([tmpfs] if isinstance(tmpfs, str) else tmpfs)]
+    items = [tmpfs] if isinstance(tmpfs, str) else tmpfs
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise UsageError(f"{compose_path}: `{service}.tmpfs` must be a path or a list of paths")
+    return [item.split(":", 1)[0] for item in items]
+
+
+def _services(compose_path: Path, compose: object) -> dict[str, object]:
+    services = compose.get("services") if isinstance(compose, dict) else None
+    if not isinstance(services, dict):
+        raise UsageError(f"{compose_path}: expected a mapping with `services`")
+    return {str(name): entry for name, entry in services.items()}
 
 
 def default_name(service: str) -> str:
@@ -122,26 +137,61 @@ def profile_name_for(directory: Path, name: str | None) -> str:
     return check_name(name) if name else default_name(_service(directory)[0])
 
 
+def _present(path: Path) -> bool:
+    """Whether anything is at `path` (a FIFO or symlink counts: the safe reader then says what it is);
+    a directory that cannot be searched is a one-line error, not a traceback."""
+    import os
+
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise UsageError(f"cannot read {os_error_message(exc, path)}") from None
+    return True
+
+
 def _service(directory: Path) -> tuple[str, list[str]]:
-    """The service name and its writable paths: from .hardcase.yml, else from compose.yaml's tmpfs."""
+    """The service name and its writable paths: from .hardcase.yml, else from compose.yaml's tmpfs.
+
+    Both files are the project's, not hardcase's: the service name goes into the profile text (a
+    comment), so it must be a Compose service name, one line with no AppArmor syntax in it."""
     from generator.core.yamlio import load_yaml_file
 
+    if not _present(directory):
+        raise UsageError(f"{directory}: no such directory")
+    try:
+        directory.stat()  # a symlink to a place this user cannot reach fails here, as one line
+    except OSError as exc:
+        raise UsageError(f"cannot read {os_error_message(exc, directory)}") from None
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: not a directory")
     answers_path, compose_path = directory / ".hardcase.yml", directory / "compose.yaml"
-    answers = load_yaml_file(answers_path) if answers_path.is_file() else None
-    if isinstance(answers, dict) and answers.get("name"):
-        service = str(answers["name"])
+    answers = load_yaml_file(answers_path) if _present(answers_path) else None
+    if answers is not None and not isinstance(answers, dict):
+        raise UsageError(f"{answers_path}: expected a mapping of answers")
+    if answers and answers.get("name"):
+        service = _check_service(str(answers["name"]), answers_path)
         paths = answers.get("writable_paths")
         if isinstance(paths, list):
             return service, [str(p) for p in paths]
-        return service, _writable_from_compose(directory, service) if compose_path.is_file() else []
-    if not compose_path.is_file():
+        if paths is not None:
+            raise UsageError(f"{answers_path}: `writable_paths` must be a list of paths")
+        return service, _writable_from_compose(directory, service) if _present(compose_path) else []
+    if not _present(compose_path):
         raise UsageError(f"{directory}: needs a .hardcase.yml or a compose.yaml (run `hardcase new` first)")
-    compose = load_yaml_file(compose_path)
-    services = compose.get("services") if isinstance(compose, dict) else None
-    if not isinstance(services, dict) or len(services) != 1:
+    services = _services(compose_path, load_yaml_file(compose_path))
+    if len(services) != 1:
         raise UsageError(f"{compose_path}: expected exactly one service (or a .hardcase.yml naming it)")
-    service = str(next(iter(services)))
+    service = _check_service(next(iter(services)), compose_path)
     return service, _writable_from_compose(directory, service)
+
+
+def _check_service(name: str, origin: Path) -> str:
+    if not SERVICE_RE.fullmatch(name):
+        raise UsageError(f"{origin}: service name {name[:80]!r} is not a Compose service name "
+                         "(letters, digits, '.', '_' and '-')")
+    return name
 
 
 def generate_for_project(directory: Path, name: str | None = None) -> str:

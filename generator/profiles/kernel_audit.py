@@ -12,20 +12,32 @@ whose cgroup names its container and drops lines from any other live process. A 
 exited before its line was read (runc's short-lived init, a finished health check) has no cgroup
 left: such a line is attributed by the recording window, which the caller makes exclusive with a
 lock (one learn at a time) and which only processes under a LOG-action filter can write into.
+
+Host access fails as one line (a UsageError naming the path and the OS's reason): `check_host`
+opens everything the recorder needs before the minutes of building and running, and the recorder
+and the lock turn any later refusal (a read-only /proc/sys, dmesg_restrict, a lock file someone
+else owns) into the same kind of line instead of a traceback.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import re
 import select
+import stat
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from generator.core.errors import EngineError, UsageError, file_kind
+
 KMSG = Path("/dev/kmsg")
+LOCK_FILE = Path("/run/lock/hardcase-seccomp-learn.lock")
 RATELIMIT = Path("/proc/sys/kernel/printk_ratelimit")
 AUDIT_LINE = re.compile(r"type=1326\b.*?\bpid=(\d+)\b.*?\barch=([0-9a-fA-F]+)\b.*?\bsyscall=(\d+)\b")
 # Kernel messages that say audit records were dropped before reaching the log.
@@ -56,6 +68,65 @@ def parse_record(record: str) -> tuple[int, int, int] | None:
     return pid, arch, number
 
 
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def _kmsg_error(exc: OSError) -> UsageError:
+    return UsageError(f"cannot read the kernel log {KMSG}: {_reason(exc)} (seccomp learn needs it)")
+
+
+def _ratelimit_error(exc: OSError) -> UsageError:
+    return UsageError(f"cannot set kernel.printk_ratelimit ({RATELIMIT}): {_reason(exc)} (seccomp learn "
+                      "needs it at 0 while it records)")
+
+
+def check_host() -> None:
+    """Root, a readable kernel log and a writable printk_ratelimit, checked by opening them (nothing is
+    changed): access(2) would miss dmesg_restrict and a read-only /proc/sys."""
+    if os.geteuid() != 0:
+        raise UsageError("seccomp learn must run as root: it reads the kernel log (/dev/kmsg) and sets "
+                         "kernel.printk_ratelimit while it records")
+    for path, flags, error in ((KMSG, os.O_RDONLY | os.O_NONBLOCK, _kmsg_error),
+                               (RATELIMIT, os.O_RDWR, _ratelimit_error)):
+        try:
+            os.close(os.open(path, flags | os.O_CLOEXEC))
+        except OSError as exc:
+            raise error(exc) from None
+
+
+@contextmanager
+def exclusive() -> Iterator[None]:
+    """One learn at a time on this host: the recording window is how lines of exited processes are attributed.
+
+    /run/lock is writable by every user, so the lock file is opened without following a symlink and
+    without blocking (a FIFO put there would block an open for writing), read-only (flock needs no
+    more), created private, and must be a regular file.
+    """
+    try:
+        LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(LOCK_FILE, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        reason = "a symlink; refusing to follow it" if exc.errno == errno.ELOOP else _reason(exc)
+        raise UsageError(f"cannot open the lock {LOCK_FILE}: {reason}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise UsageError(f"the lock {LOCK_FILE} is {file_kind(mode)}, not a regular file; remove it")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise EngineError(f"another seccomp learn is recording on this host (lock {LOCK_FILE})") from None
+        except OSError as exc:
+            raise UsageError(f"cannot lock {LOCK_FILE}: {_reason(exc)}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 def _cgroup(pid: int) -> str | None:
     try:
         return Path(f"/proc/{pid}/cgroup").read_text(encoding="utf-8", errors="replace")
@@ -75,13 +146,23 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._saved_ratelimit: str | None = None
         self._cgroups: dict[int, str | None] = {}
+        self._error: OSError | None = None  # what ended the reading thread
 
     def __enter__(self) -> Recorder:
-        self._fd = os.open(KMSG, os.O_RDONLY | os.O_NONBLOCK)
         try:
-            os.lseek(self._fd, 0, os.SEEK_END)  # only what is logged from now on
-            self._saved_ratelimit = RATELIMIT.read_text(encoding="ascii").strip()
-            RATELIMIT.write_text("0\n", encoding="ascii")
+            self._fd = os.open(KMSG, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            raise _kmsg_error(exc) from None
+        try:
+            try:
+                os.lseek(self._fd, 0, os.SEEK_END)  # only what is logged from now on
+            except OSError as exc:
+                raise _kmsg_error(exc) from None
+            try:
+                self._saved_ratelimit = RATELIMIT.read_text(encoding="ascii").strip()
+                RATELIMIT.write_text("0\n", encoding="ascii")
+            except OSError as exc:
+                raise _ratelimit_error(exc) from None
         except BaseException:
             os.close(self._fd)
             raise
@@ -91,21 +172,38 @@ class Recorder:
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
+        """Stop, read the rest, restore the rate limit. A failure to read or restore is raised as one
+        line unless another exception is already on its way out (that one is the news)."""
         self._stop.set()
         try:
             if self._thread is not None:
                 self._thread.join(timeout=30)
-            self._read_available()  # whatever arrived after the thread's last pass
+            if self._error is None:
+                self._read_available()  # whatever arrived after the thread's last pass
+        except OSError as exc:
+            self._error = exc
         finally:
             os.close(self._fd)
             if self._saved_ratelimit is not None:
-                RATELIMIT.write_text(self._saved_ratelimit + "\n", encoding="ascii")
+                try:
+                    RATELIMIT.write_text(self._saved_ratelimit + "\n", encoding="ascii")
+                except OSError as exc:
+                    if kind is None:
+                        raise UsageError(f"could not restore kernel.printk_ratelimit to {self._saved_ratelimit} "
+                                         f"({RATELIMIT}): {_reason(exc)}; set it by hand") from None
+        if self._error is not None and kind is None:
+            raise _kmsg_error(self._error)
 
     def _drain(self) -> None:
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self._fd], [], [], 0.2)
-            if ready:
-                self._read_available()
+        """The reading thread: an error ends it and is raised by __exit__, in the caller's thread (a
+        thread's own exception would only print a traceback and lose the lines)."""
+        try:
+            while not self._stop.is_set():
+                ready, _, _ = select.select([self._fd], [], [], 0.2)
+                if ready:
+                    self._read_available()
+        except OSError as exc:
+            self._error = exc
 
     def _read_available(self) -> None:
         while True:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,6 +29,11 @@ _TOP_KEYS = frozenset({"defaultAction", "defaultErrnoRet", "architectures", "arc
                        "listenerPath", "listenerMetadata", "flags"})
 _RULE_KEYS = frozenset({"name", "names", "action", "args", "comment", "includes", "excludes", "errnoRet"})
 _FILTER_KEYS = frozenset({"arches", "caps", "minKernel"})
+MAX_SUGGESTIONS = 20  # "did you mean" for the first unknown names only: a profile of 100000 typos stays fast
+# What a system call name can look like (libseccomp's are [a-z0-9_]): any other string is an unknown
+# name without asking libseccomp, which cannot even encode some (a lone surrogate from JSON's \ud800).
+SYSCALL_NAME_SHAPE = re.compile(r"[A-Za-z0-9_]{1,64}")
+MIN_KERNEL = re.compile(r"\d{1,4}\.\d{1,4}(?:\.\d{1,4})?")  # Docker reads minKernel as MAJOR.MINOR
 
 
 def load_profile(path: Path) -> Any:
@@ -41,6 +47,10 @@ def load_profile(path: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: JSON syntax error: {exc.msg}") from None
+    except ValueError:  # an integer longer than Python converts (4300 digits)
+        raise UsageError(f"{path}: not a usable JSON profile (a number too long to read)") from None
+    except RecursionError:  # nested deeper than the parser goes
+        raise UsageError(f"{path}: not a usable JSON profile (nested too deeply)") from None
 
 
 def shape_problems(profile: object) -> list[str]:
@@ -82,26 +92,60 @@ def dangerous_allowed(profile: Mapping[str, Any]) -> list[str]:
     return sorted(found)
 
 
+def _shown(value: object) -> str:
+    """A value from the profile in a message: its repr, cut short (a wrong-shaped value can be huge)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_one_of(value: object, allowed: frozenset[str] | Mapping[str, str]) -> bool:
+    """`value in allowed` for a value of any JSON type (a list or object is unhashable: never a member)."""
+    return isinstance(value, str) and value in allowed
+
+
+def _is_strings(value: object, allowed: frozenset[str] | None = None) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and (allowed is None or v in allowed) for v in value)
+
+
 def _shape_problems(profile: object) -> list[str]:
+    """Every field's type and range, as Docker's and runc's decoders would insist, so the later steps
+    (names, compile, diff) only ever see well-shaped data: a profile that is JSON of the wrong shape
+    (a list, a string, an object where a list goes, a 5000-digit number) is a problem, not a crash."""
     if not isinstance(profile, dict):
         return ["profile is not a JSON object"]
-    problems = [f"unknown top-level key '{k}'" for k in sorted(set(profile) - _TOP_KEYS)]
-    if profile.get("defaultAction") not in ACTIONS:
-        problems.append(f"defaultAction {profile.get('defaultAction')!r} is not a seccomp action")
+    problems = [f"unknown top-level key {_shown(k)}" for k in sorted(set(profile) - _TOP_KEYS)]
+    if not _is_one_of(profile.get("defaultAction"), ACTIONS):
+        problems.append(f"defaultAction {_shown(profile.get('defaultAction'))} is not a seccomp action")
     if "defaultErrnoRet" in profile and not _is_uint(profile["defaultErrnoRet"], 4095):
         problems.append("defaultErrnoRet must be an errno number")
     if "architectures" in profile and "archMap" in profile:
         problems.append("'architectures' and 'archMap' are exclusive (Docker refuses both)")
-    for entry in profile.get("archMap") or []:
-        subs = entry.get("subArchitectures") if isinstance(entry, dict) else None
-        if not isinstance(entry, dict) or entry.get("architecture") not in ARCHES or not (
-                subs is None or (isinstance(subs, list) and set(subs) <= ARCHES)):
-            problems.append(f"archMap entry {entry!r} names an unknown architecture")
+    if profile.get("architectures") is not None and not _is_strings(profile["architectures"], ARCHES):
+        problems.append(f"architectures {_shown(profile['architectures'])} must list known architectures")
+    problems += _arch_map_problems(profile.get("archMap"))
+    if profile.get("flags") is not None and not _is_strings(profile["flags"]):
+        problems.append("'flags' must be a list of strings")
+    problems += [f"'{key}' must be a string" for key in ("listenerPath", "listenerMetadata")
+                 if profile.get(key) is not None and not isinstance(profile[key], str)]
     rules = profile.get("syscalls")
     if not isinstance(rules, list):
         return [*problems, "'syscalls' must be a list of rules"]
     for i, rule in enumerate(rules):
         problems += [f"syscalls[{i}]: {p}" for p in _rule_problems(rule)]
+    return problems
+
+
+def _arch_map_problems(arch_map: object) -> list[str]:
+    if arch_map is None:
+        return []
+    if not isinstance(arch_map, list):
+        return [f"archMap {_shown(arch_map)} must be a list of architecture entries"]
+    problems = []
+    for entry in arch_map:
+        subs = entry.get("subArchitectures") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not _is_one_of(entry.get("architecture"), ARCHES) or not (
+                subs is None or _is_strings(subs, ARCHES)):
+            problems.append(f"archMap entry {_shown(entry)} names an unknown architecture")
     return problems
 
 
@@ -112,30 +156,38 @@ def _is_uint(value: object, limit: int = 2**64 - 1) -> bool:
 def _rule_problems(rule: object) -> list[str]:
     if not isinstance(rule, dict):
         return ["a rule must be an object"]
-    problems = [f"unknown key '{k}'" for k in sorted(set(rule) - _RULE_KEYS)]
+    problems = [f"unknown key {_shown(k)}" for k in sorted(set(rule) - _RULE_KEYS)]
     names = rule.get("names")
     if "name" in rule and "names" in rule:
         problems.append("'name' and 'names' are exclusive")
     elif not ((isinstance(names, list) and names and all(isinstance(n, str) and n for n in names))
               or (isinstance(rule.get("name"), str) and rule["name"])):
         problems.append("'names' must be a non-empty list of strings")
-    if rule.get("action") not in ACTIONS:
-        problems.append(f"action {rule.get('action')!r} is not a seccomp action")
+    if not _is_one_of(rule.get("action"), ACTIONS):
+        problems.append(f"action {_shown(rule.get('action'))} is not a seccomp action")
     if "errnoRet" in rule and (rule.get("action") not in ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE")
                                or not _is_uint(rule["errnoRet"], 4095)):
         problems.append("errnoRet needs SCMP_ACT_ERRNO/TRACE and an errno number")
+    if rule.get("comment") is not None and not isinstance(rule["comment"], str):
+        problems.append("'comment' must be a string")
     args = rule.get("args") or []
     if not isinstance(args, list) or len(args) > 6:
         problems.append("'args' must be a list of at most 6 comparisons")
         args = []
     for arg in args:
         if not (isinstance(arg, dict) and _is_uint(arg.get("index"), 5) and _is_uint(arg.get("value"))
-                and _is_uint(arg.get("valueTwo", 0)) and arg.get("op") in OPERATORS):
-            problems.append(f"bad argument comparison {arg!r}")
+                and _is_uint(arg.get("valueTwo", 0)) and _is_one_of(arg.get("op"), OPERATORS)):
+            problems.append(f"bad argument comparison {_shown(arg)}")
     for key in ("includes", "excludes"):
         gate = rule.get(key) or {}
         if not isinstance(gate, dict) or set(gate) - _FILTER_KEYS:
             problems.append(f"'{key}' may only hold arches, caps and minKernel")
+            continue
+        if any(gate.get(field) is not None and not _is_strings(gate[field]) for field in ("arches", "caps")):
+            problems.append(f"'{key}': arches and caps must be lists of strings")
+        if gate.get("minKernel") is not None and not (
+                isinstance(gate["minKernel"], str) and MIN_KERNEL.fullmatch(gate["minKernel"])):
+            problems.append(f"'{key}': minKernel {_shown(gate['minKernel'])} must be MAJOR.MINOR, e.g. \"4.8\"")
     return problems
 
 
@@ -225,9 +277,11 @@ def validate_profile(profile: object) -> list[str]:
         return [f"cannot check names or compile: libseccomp unavailable ({exc})"]
     newer = set(_data("common")["newer_than_libseccomp_2_5_4"])
     unresolved = _unresolvable(sc, profile)
-    for name, i in sorted(unresolved.items(), key=lambda item: (item[1], item[0])):
-        if name not in newer:
-            problems.append(f"syscalls[{i}]: unknown syscall name '{name}'{_suggest(sc, name)}")
+    unknown = [(name, i) for name, i in sorted(unresolved.items(), key=lambda item: (item[1], item[0]))
+               if name not in newer]
+    for count, (name, i) in enumerate(unknown):  # suggestions cost a fuzzy match each: the first few only
+        hint = _suggest(sc, name) if count < MAX_SUGGESTIONS and SYSCALL_NAME_SHAPE.fullmatch(name) else ""
+        problems.append(f"syscalls[{i}]: unknown syscall name '{name}'{hint}")
     for main in DOCKER_ARCH:
         flt, compile_problems = _build_filter(sc, profile, main, unresolved)
         problems += compile_problems
@@ -246,14 +300,19 @@ def validate_profile(profile: object) -> list[str]:
 def _suggest(sc: Any, name: str) -> str:
     import difflib
 
+    close = difflib.get_close_matches(name, _known_names(sc), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+@cache
+def _known_names(sc: Any) -> tuple[str, ...]:
     known = []
     for number in range(512):
         try:
             known.append(sc.resolve_syscall(sc.Arch.X86_64, number).decode())
         except ValueError:
             continue
-    close = difflib.get_close_matches(name, known, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return tuple(known)
 
 
 def _unresolvable(sc: Any, profile: Mapping[str, Any]) -> dict[str, int]:
@@ -265,7 +324,7 @@ def _unresolvable(sc: Any, profile: Mapping[str, Any]) -> dict[str, int]:
     found: dict[str, int] = {}
     for i, rule in enumerate(profile["syscalls"]):
         for name in _rule_names(rule):
-            if all(sc.resolve_syscall(t, name) < 0 for t in tokens):
+            if not SYSCALL_NAME_SHAPE.fullmatch(name) or all(sc.resolve_syscall(t, name) < 0 for t in tokens):
                 found.setdefault(name, i)
     return found
 

@@ -15,7 +15,6 @@ allows a DANGEROUS name even if it was seen. Finally `verify` runs the service u
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shlex
@@ -23,14 +22,13 @@ import shutil
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from generator.core import resources
-from generator.core.errors import ConflictError, EngineError, UsageError
+from generator.core.errors import ConflictError, EngineError, UsageError, os_error_message
 from generator.core.yamlio import dump_yaml, load_yaml_file
 from generator.engine import docker as engine
 from generator.engine.verify import (
@@ -41,10 +39,9 @@ from generator.engine.verify import (
     _wait_healthy,
     load_project,
 )
-from generator.profiles import seccomp
-from generator.profiles.kernel_audit import KMSG, Hit, Recorder
+from generator.profiles import kernel_audit, seccomp
+from generator.profiles.kernel_audit import Hit, Recorder
 
-LOCK_FILE = Path("/run/lock/hardcase-seccomp-learn.lock")
 WORKLOADS = ("health", "command", "seconds")
 DOCKER_DEFAULT = resources.DATA_DIR / "seccomp" / "docker-default-20.10.json"
 REQUESTS_PER_PORT = 20
@@ -159,27 +156,7 @@ def build_learned_profile(observed: set[str], architecture: str, comment: str) -
     return profile, refused
 
 
-def _check_host() -> None:
-    if os.geteuid() != 0:
-        raise UsageError("seccomp learn must run as root: it reads the kernel log (/dev/kmsg) and sets "
-                         "kernel.printk_ratelimit while it records")
-    if not os.access(KMSG, os.R_OK):
-        raise UsageError(f"{KMSG} is not readable: seccomp learn needs the kernel log")
-
-
-@contextmanager
-def _exclusive() -> Iterator[None]:
-    """One learn at a time on this host: the recording window is how lines of exited processes are attributed."""
-    LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
-    with LOCK_FILE.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise EngineError(f"another seccomp learn is recording on this host (lock {LOCK_FILE})") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+_check_host = kernel_audit.check_host  # root, /dev/kmsg and printk_ratelimit: before anything is built
 
 
 def _compose_with_profile(project: Project, profile_path: Path, scratch: Path) -> Path:
@@ -289,19 +266,44 @@ def _native_architecture() -> str:
 def learn(directory: Path, *, service: str | None = None, runs: int = 3, workload: Workload = Workload("health"),
           output: Path | None = None, force: bool = False, build: bool = True, check_with_verify: bool = True,
           ca_bundle: Path | None = None, progress: Callable[[str], None] | None = None) -> LearnResult:
+    """Learn and write the profile. The output and the host are checked first; any later refusal of the OS
+    (an unreadable project file, a full disk) is a one-line UsageError naming the path. A closed
+    stdout/stderr (BrokenPipeError) is left to the CLI, which ends quietly."""
+    try:
+        return _learn(directory, service, runs, workload, output or directory / "seccomp.learned.json", force,
+                      build, check_with_verify, ca_bundle, progress or (lambda message: None))
+    except BrokenPipeError:
+        raise
+    except shutil.Error as exc:  # copytree's collected failures: [(source, target, reason), ...]
+        first = exc.args[0][0] if exc.args and isinstance(exc.args[0], list) and exc.args[0] else ("?", exc)
+        raise UsageError(f"seccomp learn: cannot copy the project to verify it: {first[0]}: {first[-1]}") from None
+    except OSError as exc:
+        raise UsageError(f"seccomp learn: {os_error_message(exc)}") from None
+
+
+def _check_output(output: Path, force: bool) -> None:
+    """What would make the final write fail, checked before minutes of runs (symlink, no parent, no --force)."""
+    from generator.core.files import check_output
+
+    check_output(output)
+    if os.path.lexists(output) and not force:
+        raise ConflictError(f"{output} exists; use --force to replace it")
+    if not os.access(output.parent, os.W_OK | os.X_OK):  # root without CAP_DAC_OVERRIDE, a read-only mount
+        raise UsageError(f"cannot write {output}: {output.parent} is not writable")
+
+
+def _learn(directory: Path, service: str | None, runs: int, workload: Workload, output: Path, force: bool,
+           build: bool, check_with_verify: bool, ca_bundle: Path | None,
+           progress: Callable[[str], None]) -> LearnResult:
     from generator.profiles.seccomp_check import validate_profile
 
-    progress = progress or (lambda message: None)
     started = time.monotonic()
     if runs < 1 or runs > 20:
         raise UsageError("--runs must be between 1 and 20")
-    output = output or directory / "seccomp.learned.json"
-    from generator.core.files import check_output
-
-    check_output(output)  # a symlink, a directory or a missing parent is refused before minutes of runs
-    if output.exists() and not force:
-        raise ConflictError(f"{output} exists; use --force to replace it")
+    _check_output(output, force)
     project = load_project(directory, service)
+    if not isinstance(project.service, dict):
+        raise UsageError(f"{directory / 'compose.yaml'}: service {project.service_name!r} must be a mapping")
     _check_host()
     architecture = _native_architecture()
     engine.ensure_engine()
@@ -314,7 +316,7 @@ def learn(directory: Path, *, service: str | None = None, runs: int = 3, workloa
     observed: set[str] = set()
     stats: list[RunStats] = []
     with tempfile.TemporaryDirectory(prefix="hardcase-learn-") as scratch_name, _terminate_as_interrupt(), \
-            _exclusive():
+            kernel_audit.exclusive():
         scratch = Path(scratch_name)
         for index in range(1, runs + 1):
             hits, container_id, recorder = _one_run(project, workload, scratch, index, progress)
@@ -332,9 +334,9 @@ def learn(directory: Path, *, service: str | None = None, runs: int = 3, workloa
     problems = validate_profile(profile)
     if problems:
         raise UsageError(f"the learned profile does not check: {problems[0]}")
-    from generator.core.files import write_atomic
+    from generator.core.files import write_user_file
 
-    write_atomic(output, (json.dumps(profile, indent=2) + "\n").encode("utf-8"))
+    write_user_file(output, (json.dumps(profile, indent=2) + "\n").encode("utf-8"))
     result = LearnResult(
         profile, sorted(observed), stats, refused,
         len(seccomp.allowed_syscalls(runtime, "x86_64" if "X86" in architecture else "aarch64"))
@@ -359,7 +361,7 @@ def verify_under(project: Project, profile_path: Path, progress: Callable[[str],
     from generator.engine.verify import verify
 
     with tempfile.TemporaryDirectory(prefix="hardcase-learn-verify-") as scratch_name:
-        copy = Path(scratch_name) / project.directory.name
+        copy = Path(scratch_name) / (project.directory.resolve().name or "project")  # DIR may be "."
         shutil.copytree(project.directory, copy, symlinks=True,
                         ignore=shutil.ignore_patterns(".git", "node_modules", "__pycache__", ".venv"))
         data = load_yaml_file(copy / "compose.yaml")

@@ -2,6 +2,12 @@
 
 Prompts happen before anything is rendered; answers come back as raw values and are coerced and
 validated by `answers`, exactly like values from files and flags.
+
+Everything a prompt shows (message, help line, the default in the edit line, choice titles, an
+inline validation error, a confirmation question naming a template source) can come from an org
+preset or an answers file, so it passes through `printable` first: a bidi override or an escape
+sequence in a preset is shown as `\u202e`, never obeyed by the terminal. What is shown is not what
+is returned: a choice keeps its value, and accepting an escaped default returns the default itself.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.core.errors import AnswerError, HardcaseError, UsageError
+from generator.core.terminal import printable
 from generator.scaffold.answers import Partial, Question, _validated, coerce
 
 
@@ -21,26 +28,36 @@ def _as_text(value: Any) -> str:
 def ask(question: Question, default: Any, partial: Partial) -> Any:
     import questionary
 
-    label = question.key.replace("_", " ")
+    label = printable(question.key.replace("_", " "))
+    instruction = printable(question.help)
     if question.kind == "choice" and question.choices is not None:
         choices = list(question.choices(partial))
         answer = questionary.select(
-            label, choices=choices, default=default if default in choices else None, instruction=question.help
+            label, choices=[questionary.Choice(title=printable(str(choice)), value=choice) for choice in choices],
+            default=default if default in choices else None, instruction=instruction,
         ).ask()
     elif question.kind == "bool":
-        answer = questionary.confirm(f"{label} ({question.help})", default=bool(default)).ask()
+        answer = questionary.confirm(f"{label} ({instruction})", default=bool(default)).ask()
     else:
+        original = _as_text(default)
+        shown = printable(original)
+
+        def unshown(text: str) -> str:
+            """The default itself when the escaped default shown in the edit line is accepted."""
+            return original if text == shown else text
+
         def validate(text: str) -> bool | str:
             try:
-                _validated(question, coerce(question, text), partial)
+                _validated(question, coerce(question, unshown(text)), partial)
             except AnswerError as exc:
-                return str(exc)
+                return printable(str(exc))
             return True
 
         hint = " (comma-separated)" if question.kind in ("ints", "strs") else ""
         answer = questionary.text(
-            f"{label}{hint}", default=_as_text(default), instruction=question.help, validate=validate
+            f"{label}{hint}", default=shown, instruction=instruction, validate=validate
         ).ask()
+        answer = None if answer is None else unshown(answer)
     if answer is None:  # Ctrl-C or Ctrl-D at the prompt
         raise Interrupted("cancelled at the prompt; nothing written")
     return answer
@@ -50,7 +67,7 @@ def confirm(message: str) -> bool:
     """A yes/no question whose safe answer is the default: no (e.g. following an unfamiliar template)."""
     import questionary
 
-    answer = questionary.confirm(message, default=False).ask()
+    answer = questionary.confirm(printable(message), default=False).ask()
     if answer is None:  # Ctrl-C or Ctrl-D at the prompt
         raise Interrupted("cancelled at the prompt; nothing written")
     return bool(answer)

@@ -136,8 +136,9 @@ def set_key(service: Service, key: str, value: Any, uniform: bool = False) -> No
 def writable(service: Service, key: str, uniform: bool = False) -> Any:
     """The value of KEY (a list or mapping) in a form that can be changed for this service (see above)."""
     node = service.node
-    value = node.get(key)
     source = merged_source(node, key)
+    # A merged value is read from its anchor: the service's merged view does not see a `set_key` there.
+    value = source[key] if uniform and source is not None else node.get(key)
     if not uniform and (source is not None or is_shared(value)):
         value = copy(value)
         node[key] = value

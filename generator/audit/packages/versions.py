@@ -130,6 +130,9 @@ def _key(manager: str, name: str) -> str:
 
 
 def load_file(path: Path) -> FileResolver:
+    """The resolver for a package-versions file. It is read through the safe reader only (no is_file()
+    check first): a FIFO, device or directory is refused as "not a regular file" instead of blocking
+    the read or being reported as missing, and a missing or unreadable file is one line naming why."""
     from generator.core.yamlio import load_yaml_file
 
     return from_mapping(load_yaml_file(path), str(path))

@@ -18,6 +18,7 @@ def _load() -> tuple[Rule, ...]:
     from generator.audit.rules import (
         base,
         commands,
+        downloads,
         packages_apk_yum,
         packages_apt,
         packages_lang,
@@ -31,7 +32,7 @@ def _load() -> tuple[Rule, ...]:
 
     # ID order is also the order fixes are tried in when two want the same bytes in one pass.
     rules = tuple(sorted((*user.RULES, *base.RULES, *secrets.RULES, *packages_apt.RULES, *packages_apk_yum.RULES,
-                          *packages_lang.RULES, *pins.RULES, *commands.RULES,
+                          *packages_lang.RULES, *pins.RULES, *commands.RULES, *downloads.RULES,
                           *runtime.RULES, *shell.RULES, *stages.RULES), key=lambda rule: rule.id))
     seen: set[str] = set()
     for rule in rules:

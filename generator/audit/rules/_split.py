@@ -19,6 +19,7 @@ packages are toolchains, where `-o` writes) is `_split_scan`'s, which this modul
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from generator.audit.dockerfile import Instruction, ParsedDockerfile
 from generator.audit.rules._split_scan import (
@@ -156,7 +157,7 @@ def _base_ref(parsed: ParsedDockerfile) -> tuple[str, str]:
     return written, ref
 
 
-def _runtime_image(written: str, ref: str, scan: _Scan, members: list[Instruction]) -> tuple[str, bool]:
+def _runtime_image(written: str, ref: str, scan: _Scan, members: Sequence[Instruction]) -> tuple[str, bool]:
     """The runtime image and whether the CA bundle must be copied from the build stage."""
     name = image_name(ref)
     short = name.rsplit("/", 1)[-1].lower()
@@ -199,7 +200,7 @@ def _python_runtime(ref: str, short: str, tag: str, written: str, scan: _Scan) -
     return written
 
 
-def _exec_ready(members: list[Instruction]) -> bool:
+def _exec_ready(members: Sequence[Instruction]) -> bool:
     """CMD / ENTRYPOINT / HEALTHCHECK all in exec form: they start without a shell."""
     return all(i.json or (i.keyword == "HEALTHCHECK" and [w.upper() for w in i.value] == ["NONE"])
                for i in members if i.keyword in ("CMD", "ENTRYPOINT", "HEALTHCHECK"))
@@ -223,7 +224,7 @@ def _program(instruction: Instruction) -> str:
     return text.split()[0] if text.split() else ""
 
 
-def _check_programs(parsed: ParsedDockerfile, members: list[Instruction], scan: _Scan,
+def _check_programs(parsed: ParsedDockerfile, members: Sequence[Instruction], scan: _Scan,
                     runtime: str) -> tuple[str, ...]:
     """Every program the image starts must be a shipped binary (or, for a HEALTHCHECK, a reinstalled
     package's command); returns the artefact directories a bare program name needs on PATH."""

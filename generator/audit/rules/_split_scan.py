@@ -140,9 +140,8 @@ def _scan_run(parsed: ParsedDockerfile, run: Instruction, scan: _Scan) -> None:
     static = scan.static  # `export CGO_ENABLED=0` lasts for this RUN only
     for segment in SEGMENT_SPLIT_RE.split(command):
         words = segment.split()
-        assignments = []
-        while words and ASSIGNMENT_RE.match(words[0]):
-            assignments.append(words.pop(0))
+        leading = next((i for i, w in enumerate(words) if not ASSIGNMENT_RE.match(w)), len(words))
+        assignments, words = words[:leading], words[leading:]
         if not words:
             continue
         program = words[0]

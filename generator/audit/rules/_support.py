@@ -74,7 +74,8 @@ def of_kind(parsed: ParsedDockerfile, stage: Stage, keywords: frozenset[str]) ->
                            lambda: tuple(i for i in parsed.stage_instructions(stage) if i.keyword in keywords))
 
 
-def chain_first(parsed: ParsedDockerfile, key: str, stage: Stage, test: Callable[[Instruction], bool]) -> Instruction | None:
+def chain_first(parsed: ParsedDockerfile, key: str, stage: Stage,
+                test: Callable[[Instruction], bool]) -> Instruction | None:
     """The first instruction passing TEST in the stage's chain (oldest stage first); KEY names the test."""
     return chain_value(parsed, f"first {key}", stage, lambda s: next(filter(test, parsed.stage_instructions(s)), None),
                        lambda parent, own: parent if parent is not None else own)
@@ -195,6 +196,23 @@ def unquoted_positions(text: str) -> Iterator[int]:
         else:
             yield i
         i += 1
+
+
+INSTALL_TOOL_RE = re.compile(r"(?:apt-get|apt|apk|yum|dnf|microdnf)\b")
+INSTALL_VERB_RE = re.compile(r"\b(?:install|add)\b")
+
+
+def install_lists(command: str) -> list[str]:
+    """What follows the last `install`/`add` of each simple command (split at `&`, `;`, `|`) that
+    runs a package manager before it: `re.findall(r"(?:apt-get|…)\b[^&;|]*\b(?:install|add)\b([^&;|]*)")`,
+    one command at a time (that pattern backtracks over the rest of the command from every tool name)."""
+    found = []
+    for command_text in re.split(r"[&;|]", command):
+        tool = INSTALL_TOOL_RE.search(command_text)
+        verb = next(reversed(list(INSTALL_VERB_RE.finditer(command_text))), None)  # the last one
+        if tool is not None and verb is not None and verb.start() >= tool.end():
+            found.append(command_text[verb.end():])
+    return found
 
 
 def unquote(word: str) -> str:

@@ -1,4 +1,4 @@
-"""What build steps run and fetch: ADD, sudo, world-writable modes, scripts piped into a shell."""
+"""What build steps run and fetch: ADD, sudo, world-writable modes (downloads in RUN: `downloads`)."""
 
 from __future__ import annotations
 
@@ -8,31 +8,19 @@ from collections.abc import Iterator
 from generator.audit.dockerfile import Instruction, ParsedDockerfile
 from generator.audit.model import Edit, Fix, FixSafety, Rule, Severity, Violation
 from generator.audit.rules._support import (
-    HEREDOC_SCRIPT_RE,
+    chain_last,
     command_start,
     comment_free,
     effective_user,
-    family,
-    image_of,
     keyword_end,
     runs_as_root,
-    stage_chain,
     unquote,
 )
-from generator.core.imageref import image_name, image_tag
 
 URL_RE = re.compile(r"^(?:https?|ftp)://|^git@|\.git(?:#.*)?$", re.IGNORECASE)
 ARCHIVE_RE = re.compile(r"\.(?:tar|tgz|tbz2?|txz|tar\.(?:gz|bz2|xz|zst|lz4)|gz|bz2|xz)$", re.IGNORECASE)
 # A destination that names a file: a last path component with an extension, no variable, no trailing slash.
 FILE_DESTINATION_RE = re.compile(r"(?:^|/)[\w-]+\.[A-Za-z0-9]{1,5}$")
-# A download piped into a program that runs what it reads: a shell (whatever its arguments), or an
-# interpreter reading its program from stdin (no arguments, `-`, or `--` before the script's own).
-PIPE_TO_SHELL_RE = re.compile(
-    r"\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+(?:-[A-Za-z]+\s+|--preserve-env\S*\s+)*)?(?:env\s+)?"
-    r"(?:/(?:usr/)?(?:local/)?bin/)?"
-    r"(?:(?:ba|z|da|k)?sh\b|(?:python[\d.]*|php[\d.]*|perl|ruby|node)(?=[ \t]*(?:$|--?(?:\s|$)|[;&|)\n])))")
-
-
 def _add_sources(words: tuple[str, ...]) -> tuple[str, ...]:
     return words[:-1] if len(words) > 1 else ()
 
@@ -96,6 +84,9 @@ def fix_add_local(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     return Fix((Edit(end - 3, end, "COPY" if keyword.isupper() else "copy"),), safety, "ADD -> COPY")
 
 
+WORKDIRS = frozenset({"WORKDIR"})
+
+
 def _destination_is_placed(parsed: ParsedDockerfile, instruction: Instruction) -> bool:
     """The destination is absolute, or a WORKDIR of the stage (or a stage it builds on) says where a
     relative one goes. Otherwise it lands in the base image's working directory, whatever that is,
@@ -103,9 +94,7 @@ def _destination_is_placed(parsed: ParsedDockerfile, instruction: Instruction) -
     destination = unquote(instruction.value[-1])
     if destination.startswith(("/", "$")) or re.match(r"^[A-Za-z]:[\\/]", destination):
         return True
-    return any(i.keyword == "WORKDIR" and i.index < instruction.index
-               for member in stage_chain(parsed, parsed.stages[instruction.stage])
-               for i in parsed.stage_instructions(member))
+    return chain_last(parsed, parsed.stages[instruction.stage], WORKDIRS, before=instruction.index) is not None
 
 
 def check_add_remote(parsed: ParsedDockerfile) -> Iterator[Violation]:
@@ -143,7 +132,9 @@ SUDO_COMMAND_RE = re.compile(
     r"(?:^|&&|\|\||[;|(\n`]|\$\()[ \t]*(?:(?:exec|command|env|time|nohup)[ \t]+|[A-Za-z_]\w*=\S*[ \t]+)*"
     r"(sudo)(?=\s|$)")
 # `sudo` and what may be dropped with it: nothing, or only `-E`/`--preserve-env` (the environment is kept anyway).
-SUDO_PREFIX_RE = re.compile(r"sudo[ \t]+(?:(?:-E|--preserve-env)[ \t]+)*(?=[^\s-])")
+# (`sudo sudo CMD` loses both at once: one a pass would leave some after the last pass; a `sudo`
+# with no command after it, only an operator, stays: `RUN && …` would not run.)
+SUDO_PREFIX_RE = re.compile(r"(?:sudo[ \t]+(?:(?:-E|--preserve-env)[ \t]+)*)+(?=[^\s\-&|;<>()#])")
 INSTALL_TOOLS = ("apt-get", "apt", "apk", "yum", "dnf", "microdnf")
 
 
@@ -250,125 +241,6 @@ def fix_chmod_777(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     return Fix(tuple(edits), FixSafety.NEEDS_REVIEW, "chmod 777 -> 755") if edits else None
 
 
-def check_pipe_to_shell(parsed: ParsedDockerfile) -> Iterator[Violation]:
-    """What it does:
-    Checks for downloads piped straight into a shell or an interpreter that runs what it reads
-    (`curl … | sh`, `wget -O- … | sudo -E bash -`, `curl … | python3 -`, `| php`, `| perl`, `| ruby`).
-
-    Why is this bad?
-    The script is executed as root without being verified; whoever controls the server (or the
-    network path) controls the build.
-
-    Example:
-    ```dockerfile
-    RUN curl -fsSL https://example.com/install.sh | sh
-    ```
-
-    Use instead:
-    ```dockerfile
-    RUN curl -fsSLo /tmp/install.sh https://example.com/install.sh \\
-     && echo "4f6b…  /tmp/install.sh" | sha256sum -c - && sh /tmp/install.sh
-    ```
-
-    Fix safety:
-    Not fixable: the expected checksum is not known to hardcase.
-    """
-    for run in parsed.instructions:
-        if run.keyword == "RUN" and PIPE_TO_SHELL_RE.search(run.command):
-            yield PIPE_TO_SHELL.violation(run.start_line, instruction=run.index)
-
-
-WGET_RE = re.compile(r"(?<![\w/.-])wget(?=[ \t])")
-# Words before a command name that still leave it in command position.
-COMMAND_POSITION_RE = re.compile(
-    r"(?:^|&&|\|\||[;|(\n])[ \t]*(?:(?:sudo|exec|command|env|time)[ \t]+|[A-Za-z_]\w*=\S*[ \t]+)*$")
-WGET_QUIET_RE = re.compile(r"^(?:--progress\b|--quiet$|--no-verbose$|-nv$|-[a-zA-Z]*q)")
-
-
-def _wget_quiet(words: list[str]) -> bool:
-    return any(WGET_QUIET_RE.match(w) for w in words)
-
-
-def _wget_segments(command: str) -> Iterator[list[str]]:
-    from generator.audit.rules.packages import segments
-
-    for words in segments(command):
-        rest = [w for w in words if "=" not in w or w.startswith("-")]
-        while rest and rest[0] in ("sudo", "env", "exec", "command", "time"):
-            rest = rest[1:]
-        if rest and rest[0].rsplit("/", 1)[-1] == "wget":
-            yield rest
-
-
-def check_wget_progress(parsed: ParsedDockerfile) -> Iterator[Violation]:
-    """What it does:
-    Checks that `wget` in `RUN` is called with `--progress=dot:giga` (or `-q`, `-nv`).
-
-    Why is this bad?
-    Without a terminal, wget's progress bar prints a line for every fraction of a percent: a large
-    download floods the build log with thousands of lines and hides the errors that matter.
-
-    Example:
-    ```dockerfile
-    RUN wget https://example.com/tool.tar.gz
-    ```
-
-    Use instead:
-    ```dockerfile
-    RUN wget --progress=dot:giga https://example.com/tool.tar.gz
-    ```
-
-    Fix safety:
-    Safe: `--progress=dot:giga` only changes how GNU wget reports progress (errors are still
-    printed, unlike with `-q`). Applied on Debian/Ubuntu images and RHEL-family images up to
-    version 9, which ship GNU wget 1.x; busybox wget (Alpine) does not know the option and newer
-    Fedora/RHEL ship wget2, so those are reported only.
-    """
-    for run in parsed.instructions:
-        if run.keyword == "RUN" and not run.json and any(not _wget_quiet(w) for w in _wget_segments(run.command)):
-            yield WGET_PROGRESS.violation(run.start_line, instruction=run.index)
-
-
-def _gnu_wget(parsed: ParsedDockerfile, stage: int) -> bool:
-    kind = family(parsed, parsed.stages[stage])
-    if kind == "debian":
-        return True
-    if kind != "rhel":
-        return False
-    ref = image_of(parsed, parsed.stages[stage]).lower()
-    version = re.search(r"\d+", f"{image_name(ref).rsplit('/', 1)[-1]} {image_tag(ref) or ''}")
-    return version is not None and int(version.group(0)) <= 9
-
-
-def fix_wget_progress(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
-    from generator.audit.rules.packages import SEGMENT_SPLIT_RE
-
-    run = parsed.instructions[violation.instruction]
-    if run.stage < 0 or not _gnu_wget(parsed, run.stage):
-        return None
-    if run.heredocs and not (len(run.value) == 1 and HEREDOC_SCRIPT_RE.fullmatch(run.value[0].strip())):
-        return None
-    begin = command_start(parsed, run)
-    if begin is None:
-        return None
-    source = comment_free(parsed, run)
-    offset = begin - run.start
-    continuation = re.compile(rf"{re.escape(parsed.escape)}\r?\n")
-    edits = []
-    for match in WGET_RE.finditer(source, offset):
-        before = continuation.sub(" ", source[offset:match.start()])
-        if run.heredocs:
-            before = before.split("\n", 1)[1] if "\n" in before else ""
-        if not COMMAND_POSITION_RE.search(before):
-            continue
-        tail = SEGMENT_SPLIT_RE.split(source[match.end():], maxsplit=1)[0]
-        if run.heredocs:
-            tail = re.split(r"(?<!\\)\n", tail, maxsplit=1)[0]
-        if not _wget_quiet(continuation.sub(" ", tail).split()):
-            edits.append(Edit.insert(run.start + match.end(), " --progress=dot:giga"))
-    return Fix(tuple(edits), FixSafety.SAFE, "added --progress=dot:giga") if edits else None
-
-
 ADD_LOCAL = Rule("HC020", "add-instead-of-copy", Severity.WARNING, "ADD used for local files", "4.9", "DL3020",
                  check_add_local, fix_add_local, FixSafety.SAFE)
 ADD_REMOTE = Rule("HC021", "add-remote-without-checksum", Severity.ERROR, "ADD downloads without a checksum", "4.9",
@@ -377,8 +249,4 @@ SUDO = Rule("HC050", "sudo-in-run", Severity.WARNING, "sudo used in RUN", None, 
             FixSafety.NEEDS_REVIEW)
 CHMOD_777 = Rule("HC051", "chmod-777", Severity.WARNING, "world-writable mode 777", None, None, check_chmod_777,
                  fix_chmod_777, FixSafety.NEEDS_REVIEW)
-PIPE_TO_SHELL = Rule("HC052", "download-piped-to-shell", Severity.WARNING, "download piped into a shell", None, None,
-                     check_pipe_to_shell)
-WGET_PROGRESS = Rule("HC056", "wget-progress-bar", Severity.STYLE, "wget without --progress=dot:giga", None, "DL3047",
-                     check_wget_progress, fix_wget_progress, FixSafety.SAFE)
-RULES = (ADD_LOCAL, ADD_REMOTE, SUDO, CHMOD_777, PIPE_TO_SHELL, WGET_PROGRESS)
+RULES = (ADD_LOCAL, ADD_REMOTE, SUDO, CHMOD_777)

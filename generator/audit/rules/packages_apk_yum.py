@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from generator.audit.dockerfile import ParsedDockerfile
+from generator.audit.dockerfile import Instruction, ParsedDockerfile
 from generator.audit.model import Fix, FixSafety, Rule, Severity, Violation
 from generator.audit.rules.packages import _append, _cache_mount, _insert_after_verb, _invokes, _runs, segments
 
@@ -40,7 +40,7 @@ def check_apk_no_cache(parsed: ParsedDockerfile) -> Iterator[Violation]:
 
 def fix_apk_no_cache(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     run = parsed.instructions[violation.instruction]
-    return _insert_after_verb(parsed, run, "apk", "add", "--no-cache", lambda text: "--no-cache" in text)
+    return _insert_after_verb(parsed, run, "apk", "add", "--no-cache", ("--no-cache",))
 
 
 YUM_TOOLS = ("yum", "dnf", "microdnf")
@@ -66,11 +66,18 @@ def check_yum_clean(parsed: ParsedDockerfile) -> Iterator[Violation]:
     Fix safety:
     Safe: the cleanup is appended and only runs if the install succeeded.
     """
-    for run in _runs(parsed):
+    for run in yum_cache_kept(parsed):
+        yield YUM_CLEAN.violation(run.start_line, instruction=run.index)
+
+
+def yum_cache_kept(parsed: ParsedDockerfile) -> tuple[Instruction, ...]:
+    """The RUNs that install with yum/dnf and keep the cache (found once per parse: HC055 asks too)."""
+    def kept(run: Instruction) -> bool:
         parts = segments(run.command)
-        tools = [w for w in parts if _invokes(w, YUM_TOOLS, ("install", "update", "upgrade", "groupinstall"))]
-        if tools and not any(_invokes(w, YUM_TOOLS, ("clean",)) for w in parts) and "/var/cache/" not in run.command:
-            yield YUM_CLEAN.violation(run.start_line, instruction=run.index)
+        return (any(_invokes(w, YUM_TOOLS, ("install", "update", "upgrade", "groupinstall")) for w in parts)
+                and not any(_invokes(w, YUM_TOOLS, ("clean",)) for w in parts) and "/var/cache/" not in run.command)
+
+    return parsed.remember("yum cache kept", lambda: tuple(run for run in _runs(parsed) if kept(run)))
 
 
 def fix_yum_clean(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:

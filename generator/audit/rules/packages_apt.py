@@ -45,7 +45,8 @@ def _recommends_off(text: str) -> bool:
 
 def fix_no_install_recommends(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     run = parsed.instructions[violation.instruction]
-    return _insert_after_verb(parsed, run, r"apt(?:-get)?", "install", "--no-install-recommends", _recommends_off)
+    return _insert_after_verb(parsed, run, r"apt(?:-get)?", "install", "--no-install-recommends",
+                              ("--no-install-recommends", "Install-Recommends="))
 
 
 def check_update_alone(parsed: ParsedDockerfile) -> Iterator[Violation]:
@@ -128,9 +129,15 @@ def check_apt_lists(parsed: ParsedDockerfile) -> Iterator[Violation]:
     Fix safety:
     Safe: the cleanup is appended after the original commands and only runs if they succeed.
     """
-    for run in _runs(parsed):
-        if any(_invokes(w, ("apt-get", "apt"), ("install",)) for w in segments(run.command)) and not _apt_cleanup(run):
-            yield APT_LISTS.violation(run.start_line, instruction=run.index)
+    for run in apt_lists_kept(parsed):
+        yield APT_LISTS.violation(run.start_line, instruction=run.index)
+
+
+def apt_lists_kept(parsed: ParsedDockerfile) -> tuple[Instruction, ...]:
+    """The RUNs that install with apt and keep the lists (found once per parse: HC055 asks too)."""
+    return parsed.remember("apt lists kept", lambda: tuple(
+        run for run in _runs(parsed)
+        if any(_invokes(w, ("apt-get", "apt"), ("install",)) for w in segments(run.command)) and not _apt_cleanup(run)))
 
 
 def fix_apt_lists(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-from generator.audit.dockerfile import Instruction, ParsedDockerfile
+from generator.audit.dockerfile import Instruction, ParsedDockerfile, Stage
 from generator.audit.model import Edit, Fix, FixSafety, Rule, Severity, Violation
-from generator.audit.rules._support import append_edit, comment_free, image_of, stage_chain
+from generator.audit.rules._support import append_edit, comment_free, first_before, image_of, of_kind
 from generator.audit.rules.packages import (
-    SEGMENT_SPLIT_RE,
+    SegmentEnds,
     _cache_mount,
     _insert_after_verb,
     _invokes,
@@ -53,24 +54,35 @@ def check_pip_cache(parsed: ParsedDockerfile) -> Iterator[Violation]:
 
 def fix_pip_cache(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     run = parsed.instructions[violation.instruction]
-    return _insert_after_verb(parsed, run, r"pip3?", "install", "--no-cache-dir", lambda text: "--no-cache-dir" in text)
+    return _insert_after_verb(parsed, run, r"pip3?", "install", "--no-cache-dir", ("--no-cache-dir",))
 
 
 LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
+RUNS = frozenset({"RUN"})
+WORD_RE = re.compile(r"\S+")
 NPM_INSTALL_RE = r"(?<![\w/.-])npm((?:{sep}-[\w=.:/@-]+)*){sep}(install|i)(?![\w-])"
 BUILD_TOOLS_RE = re.compile(r"\bnpm\s+run\b|\bnpx\b|\byarn\b|node_modules/\.bin|\bnpm\s+(?:test|start)\b")
 
 
-def _npm_install_all(words: list[str]) -> bool:
-    """`npm install` of the whole package.json: no package operands, not global."""
-    rest = [w for w in words if "=" not in w or w.startswith("-")]
-    while rest and rest[0] in ("sudo", "env", "exec", "command"):
-        rest = rest[1:]
-    if len(rest) < 2 or rest[0].rsplit("/", 1)[-1] != "npm":
-        return False
-    operands = [w for w in rest[1:] if not w.startswith("-")]
-    flags = [w for w in rest[1:] if w.startswith("-")]
-    return operands[:1] in (["install"], ["i"]) and len(operands) == 1 and not {"-g", "--global"} & set(flags)
+def _npm_install_all(words: Iterable[str]) -> bool:
+    """`npm install` of the whole package.json: no package operands, not global. Env assignments are
+    left out and wrappers before npm skipped; stops at the second operand."""
+    program, operand, count = None, "", 0
+    for word in words:
+        if "=" in word and not word.startswith("-"):
+            continue
+        if program is None:
+            if word not in ("sudo", "env", "exec", "command"):
+                program = word
+                if program.rsplit("/", 1)[-1] != "npm":
+                    return False
+        elif word in ("-g", "--global"):
+            return False
+        elif not word.startswith("-"):
+            operand, count = word, count + 1
+            if count > 1:
+                return False
+    return count == 1 and operand in ("install", "i")
 
 
 def check_npm_ci(parsed: ParsedDockerfile) -> Iterator[Violation]:
@@ -112,13 +124,20 @@ def _node_major(parsed: ParsedDockerfile, run: Instruction) -> int | None:
     return int(match.group(1)) if image_name(ref).rsplit("/", 1)[-1] == "node" and match else None
 
 
+def _copies_lockfile(instruction: Instruction) -> bool:
+    return instruction.keyword in ("COPY", "ADD") and any(
+        word.rstrip("/").rsplit("/", 1)[-1] in LOCKFILES for word in instruction.value[:-1])
+
+
 def _lockfile_copied(parsed: ParsedDockerfile, run: Instruction) -> bool:
-    for member in stage_chain(parsed, parsed.stages[run.stage]):
-        for instruction in parsed.stage_instructions(member):
-            if instruction.index < run.index and instruction.keyword in ("COPY", "ADD") and any(
-                    word.rstrip("/").rsplit("/", 1)[-1] in LOCKFILES for word in instruction.value[:-1]):
-                return True
-    return False
+    return first_before(parsed, "lockfile", parsed.stages[run.stage], _copies_lockfile, run.index)
+
+
+def _build_tools_after(parsed: ParsedDockerfile, stage: Stage, index: int) -> bool:
+    """A RUN of the stage after instruction INDEX runs a build tool (which may need dev dependencies)."""
+    last = parsed.remember(("build tools", stage.index), lambda: max(
+        (i.index for i in of_kind(parsed, stage, RUNS) if BUILD_TOOLS_RE.search(i.command)), default=-1))
+    return last > index
 
 
 def fix_npm_ci(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
@@ -127,15 +146,17 @@ def fix_npm_ci(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     if major is None or major < 10 or not _lockfile_copied(parsed, run) or run.heredocs:
         return None
     stage = parsed.stages[run.stage]
-    later = " ".join(i.command for i in parsed.stage_instructions(stage) if i.index > run.index and i.keyword == "RUN")
-    omit = major >= 16 and stage is parsed.final_stage and not BUILD_TOOLS_RE.search(later)
+    omit = major >= 16 and stage is parsed.final_stage and not _build_tools_after(parsed, stage, run.index)
     source = comment_free(parsed, run)
+    ends = SegmentEnds(source)
     edits = []
     for match in re.finditer(NPM_INSTALL_RE.format(sep=_sep(parsed)), source):
-        tail = SEGMENT_SPLIT_RE.split(source[match.end():], maxsplit=1)[0]
-        if not _npm_install_all(f"{match.group(0)} {tail}".split()):
+        end = ends.after(match.end())
+        # The words are read only as far as needed: a long command with many `npm install` stays linear.
+        tail_words = (word.group(0) for word in WORD_RE.finditer(source, match.end(), end))
+        if not _npm_install_all(itertools.chain(match.group(0).split(), tail_words)):
             continue
-        flags = match.group(0) + tail
+        flags = source[match.start():end]
         add = omit and not re.search(r"--omit|--only|--production", flags)
         edits.append(Edit(run.start + match.start(2), run.start + match.end(2), "ci --omit=dev" if add else "ci"))
     if not edits:
@@ -187,17 +208,16 @@ def check_yarn_cache(parsed: ParsedDockerfile) -> Iterator[Violation]:
 
 def _yarn_classic(parsed: ParsedDockerfile, run: Instruction) -> bool:
     """Nothing before RUN in its stage (and the stages it is built on) can have brought Yarn 2+ in."""
-    for member in stage_chain(parsed, parsed.stages[run.stage]):
-        for instruction in parsed.stage_instructions(member):
-            if instruction.index >= run.index:
-                break
-            if instruction.keyword == "RUN" and YARN_BERRY_RE.search(instruction.command):
-                return False
-            if instruction.keyword in ("COPY", "ADD") and any(
-                    "$" in source or "*" in source or "." not in source.rstrip("/").rsplit("/", 1)[-1].lstrip(".")
-                    or ".yarn" in source for source in instruction.value[:-1]):
-                return False  # a directory, a glob or a variable: it may hold .yarnrc.yml
-    return True
+    return not first_before(parsed, "yarn berry", parsed.stages[run.stage], _may_bring_yarn_berry, run.index)
+
+
+def _may_bring_yarn_berry(instruction: Instruction) -> bool:
+    if instruction.keyword == "RUN" and YARN_BERRY_RE.search(instruction.command):
+        return True
+    # a directory, a glob or a variable: it may hold .yarnrc.yml
+    return instruction.keyword in ("COPY", "ADD") and any(
+        "$" in source or "*" in source or "." not in source.rstrip("/").rsplit("/", 1)[-1].lstrip(".")
+        or ".yarn" in source for source in instruction.value[:-1])
 
 
 def fix_yarn_cache(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:

@@ -8,8 +8,9 @@ is only reported.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
 from generator.audit.dockerfile import Instruction, ParsedDockerfile
@@ -40,6 +41,7 @@ class active:  # used as `with active(resolver):`, like contextlib's helpers
     def __exit__(self, *exc_info: object) -> None:
         ACTIVE.reset(self.token)
 
+TOOL_HINT_RE = re.compile(r"apt|pip|npm|apk|gem|yum|dnf")
 TOKEN_RE = re.compile(r"&&|\|\||[;|&()\n]|[^\s;&|()]+")
 WRAPPERS = frozenset({"sudo", "env", "exec", "command", "nohup", "time"})
 # manager -> (tools, install verbs, options that take the next word as their argument)
@@ -66,6 +68,8 @@ MANAGERS: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
 }
 RESOLVABLE = ("apt", "pip", "npm")
 UNRESOLVED_WHY = "hardcase resolves apt, pip and npm versions only: pin it by hand"
+# The command line that fixes it: pins need review, so the resolver only runs with --unsafe-fixes.
+PIN_HINT = "`harden --unsafe-fixes --pin-packages` resolves apt, pip and npm versions"
 NAME_RES = {
     "apt": re.compile(r"(?P<name>[a-z0-9][a-z0-9+.-]+)"),
     "pip": re.compile(r"(?P<name>[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)(\[[A-Za-z0-9,._-]+\])?"),
@@ -101,18 +105,17 @@ class Unpinned:
     end: int
 
 
-def _commands(parsed: ParsedDockerfile, run: Instruction) -> Iterator[list[tuple[str, int]]]:
-    """The simple commands of a shell-form RUN as (word, offset) lists; a heredoc's newlines end
-    commands, a shell-form RUN's are continuation lines."""
-    source = comment_free(parsed, run)
+def _commands(source: str, escape: str, heredocs: bool) -> Iterator[list[tuple[str, int]]]:
+    """The simple commands of a shell-form RUN (its source, comment lines blanked) as (word, offset)
+    lists; a heredoc's newlines end commands, a shell-form RUN's are continuation lines."""
     command: list[tuple[str, int]] = []
     first, continued = True, False
     for match in TOKEN_RE.finditer(source):
         word = match.group(0)
-        if word in (parsed.escape, "\\"):  # the Dockerfile's escape character, or a heredoc script's
+        if word in (escape, "\\"):  # the Dockerfile's escape character, or a heredoc script's
             continued = True
             continue
-        if word == "\n" and (continued or not run.heredocs):
+        if word == "\n" and (continued or not heredocs):
             continued = False
             continue
         continued = False
@@ -124,21 +127,31 @@ def _commands(parsed: ParsedDockerfile, run: Instruction) -> Iterator[list[tuple
                 yield command
             command = []
         else:
-            command.append((word, run.start + match.start()))
+            command.append((word, match.start()))
     if command:
         yield command
 
 
 def unpinned(parsed: ParsedDockerfile, run: Instruction) -> list[Unpinned]:
     """The RUN's package operands without a version; exec form has no offsets (-1: reported only)."""
-    if run.keyword != "RUN":
-        return []
+    if run.keyword != "RUN" or not TOOL_HINT_RE.search(parsed.source(run)):
+        return []  # (every tool's name contains one of the hints: most RUNs install nothing)
+    found = _unpinned_in(comment_free(parsed, run), parsed.escape, bool(run.heredocs), run.value if run.json else None)
+    return [Unpinned(m, w, n, start + run.start if start >= 0 else start, end + run.start if start >= 0 else end)
+            for m, w, n, start, end in found]
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _unpinned_in(source: str, escape: str, heredocs: bool, value: tuple[str, ...] | None
+                 ) -> tuple[tuple[str, str, str, int, int], ...]:
+    """unpinned() with offsets from the start of the instruction: the same RUN text gives the same
+    answer, which `harden` asks for again on every pass (and `check` for each repeated RUN)."""
     found: list[Unpinned] = []
-    commands = [[(word, -1) for word in run.value]] if run.json else _commands(parsed, run)
+    commands = [[(word, -1) for word in value]] if value is not None else _commands(source, escape, heredocs)
     for command in commands:
         words = list(command)
-        while words and (words[0][0] in WRAPPERS or re.match(r"^[A-Za-z_]\w*=", words[0][0])):
-            words = words[1:]
+        words = words[next((i for i, (w, _) in enumerate(words)
+                            if w not in WRAPPERS and not re.match(r"^[A-Za-z_]\w*=", w)), len(words)):]
         if len(words) >= 3 and re.fullmatch(r"python[\d.]*", words[0][0]) and words[1][0] == "-m":
             words = words[2:]
         if not words:
@@ -148,7 +161,7 @@ def unpinned(parsed: ParsedDockerfile, run: Instruction) -> list[Unpinned]:
         for manager, (tools, verbs, with_argument) in MANAGERS.items():
             if tool in tools:
                 found.extend(_operands(manager, words[1:], verbs, with_argument))
-    return found
+    return tuple((p.manager, p.word, p.name, p.start, p.end) for p in found)
 
 
 def _operands(manager: str, words: list[tuple[str, int]], verbs: frozenset[str],
@@ -182,6 +195,11 @@ def _with_arg_defaults(parsed: ParsedDockerfile, image: str) -> str:
     """The base image as a build without --build-arg sees it: global ARG defaults substituted."""
     if "$" not in image:
         return image
+    defaults = parsed.remember("global arg defaults", lambda: _global_defaults(parsed))
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: defaults.get(m.group(1) or m.group(2), m.group(0)), image)
+
+
+def _global_defaults(parsed: ParsedDockerfile) -> dict[str, str]:
     defaults: dict[str, str] = {}
     for instruction in parsed.instructions:
         if instruction.keyword == "FROM":
@@ -191,7 +209,7 @@ def _with_arg_defaults(parsed: ParsedDockerfile, image: str) -> str:
                 name, equals, default = word.partition("=")
                 if equals:
                     defaults[name] = default.strip("\"'")
-    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: defaults.get(m.group(1) or m.group(2), m.group(0)), image)
+    return defaults
 
 
 def _request(parsed: ParsedDockerfile, run: Instruction, package: Unpinned) -> tuple[Request | None, str]:
@@ -221,15 +239,34 @@ def _apt_source_line(parsed: ParsedDockerfile, run: Instruction, package: Unpinn
     release's archive no longer says which version `apt-get install` picks."""
     from generator.audit.packages.versions import adds_apt_source
 
-    for instruction in parsed.instructions[:run.index + 1]:
-        if instruction.stage != run.stage or instruction.keyword == "FROM":
-            continue
-        text = comment_free(parsed, instruction)
-        if instruction is run and package.start >= 0:
-            text = text[:package.start - run.start]
-        if adds_apt_source(text):
-            return instruction.start_line
-    return None
+    def first_source(stage: int) -> Instruction | None:
+        members = parsed.stage_instructions(parsed.stages[stage]) if stage >= 0 else \
+            [i for i in parsed.instructions if i.stage < 0]
+        return next((i for i in members if adds_apt_source(comment_free(parsed, i))), None)
+
+    found = parsed.remember(("apt source", run.stage), lambda: first_source(run.stage))
+    if found is None or found.index > run.index:
+        return None
+    if found is run and package.start >= 0:
+        # In the RUN itself only what comes before the package counts: where the source is added,
+        # found once per RUN (a longer prefix still adds it), not once per package.
+        text = comment_free(parsed, run)
+        cut = parsed.remember(("apt source in", run.index), lambda: _shortest_prefix(text, adds_apt_source))
+        return run.start_line if package.start - run.start >= cut else None
+    return found.start_line
+
+
+def _shortest_prefix(text: str, test: Callable[[str], bool]) -> int:
+    """The length of the shortest prefix of TEXT that passes TEST (which the whole text passes, and every
+    longer prefix of a passing one), in log(len) tests."""
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high) // 2
+        if test(text[:middle]):
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def check_package_pins(parsed: ParsedDockerfile) -> Iterator[Violation]:
@@ -294,7 +331,7 @@ def check_package_pins(parsed: ParsedDockerfile) -> Iterator[Violation]:
             by_manager.setdefault(package.manager, []).append(label)
         detail = "; ".join(f"{manager}: {', '.join(names)}" for manager, names in by_manager.items())
         if resolver is None and any(package.manager in RESOLVABLE for package in packages):
-            detail += " (`harden --pin-packages` resolves apt, pip and npm versions)"
+            detail += f" ({PIN_HINT})"
         yield PACKAGE_PINS.violation(run.start_line, detail, instruction=run.index)
 
 

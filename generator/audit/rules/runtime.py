@@ -6,9 +6,16 @@ import posixpath
 import re
 from collections.abc import Iterator
 
-from generator.audit.dockerfile import Instruction, ParsedDockerfile
+from generator.audit.dockerfile import Instruction, ParsedDockerfile, Stage
 from generator.audit.model import Edit, Fix, FixSafety, Rule, Severity, Violation
-from generator.audit.rules._support import command_start, image_of, insert_at_runtime, replace_instruction, workdir_path
+from generator.audit.rules._support import (
+    command_start,
+    image_of,
+    insert_at_runtime,
+    install_lists,
+    replace_instruction,
+    workdir_path,
+)
 
 SHELL_META_RE = re.compile(r"[$`|&;<>(){}\[\]*?~'\"\\#!\n]")
 HEALTH_OPTIONS = "--interval=30s --timeout=5s --start-period=15s --retries=3"
@@ -51,7 +58,7 @@ def fix_exec_form(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     if not words or SHELL_META_RE.search(command) or "=" in words[0]:
         return None
     stage = parsed.stages[instruction.stage]
-    keywords = {i.keyword for i in parsed.stage_instructions(stage)}
+    keywords = parsed.remember(("keywords", stage.index), lambda: {i.keyword for i in parsed.stage_instructions(stage)})
     if "SHELL" in keywords:
         return None
     safe = instruction.keyword == "CMD" and "ENTRYPOINT" not in keywords
@@ -115,7 +122,7 @@ def _probe(parsed: ParsedDockerfile, port: str) -> list[str] | None:
         code = (f"require('net').connect({port}, '127.0.0.1')"
                 ".on('connect', function () { process.exit(0); }).on('error', function () { process.exit(1); })")
         return ["node", "-e", code]
-    installs = re.findall(r"(?:apt-get|apt|apk|yum|dnf|microdnf)\b[^&;|]*\b(?:install|add)\b([^&;|]*)", runs)
+    installs = install_lists(runs)
     packages = {word.split("=", 1)[0] for word in " ".join(installs).split()}  # `curl=7.88.1-10` is curl
     if "curl" in packages:
         return ["curl", "-fs", "-o", "/dev/null", f"http://127.0.0.1:{port}/"]  # -f: an HTTP error is unhealthy
@@ -178,7 +185,10 @@ def check_ssh_server(parsed: ParsedDockerfile) -> Iterator[Violation]:
     it needs a redesign, not a rewrite.
     """
     for instruction in parsed.instructions:
-        if instruction.keyword in ("RUN", "CMD", "ENTRYPOINT") and SSH_PACKAGE_RE.search(" ".join(instruction.value)):
+        if instruction.keyword not in ("RUN", "CMD", "ENTRYPOINT"):
+            continue
+        text = " ".join(instruction.value)
+        if ("ssh" in text or "dropbear" in text) and SSH_PACKAGE_RE.search(text):  # every pattern names one
             detail = ""
             if instruction.keyword != "RUN":
                 detail = (f"{instruction.keyword} starts sshd, which cannot run as a non-root user"
@@ -310,18 +320,30 @@ def fix_relative_workdir(parsed: ParsedDockerfile, violation: Violation) -> Fix 
     path = workdir_path(instruction)
     if instruction.stage < 0 or "$" in path or not re.fullmatch(r"[\w./-]+", path):
         return None
-    current = "/"
-    for earlier in parsed.stage_instructions(parsed.stages[instruction.stage]):
-        if earlier.index >= instruction.index:
-            break
-        if earlier.keyword == "WORKDIR" and earlier.value:
-            if "$" in workdir_path(earlier):
-                return None
-            current = posixpath.join(current, workdir_path(earlier))
+    current = _workdirs_before(parsed, parsed.stages[instruction.stage]).get(instruction.index)
+    if current is None:
+        return None
     absolute = posixpath.normpath(posixpath.join(current, path))
     keyword = parsed.source(instruction).split(None, 1)[0]
     return Fix((replace_instruction(parsed, instruction, [f"{keyword} {absolute}"]),), FixSafety.NEEDS_REVIEW,
                f"WORKDIR {absolute}")
+
+
+def _workdirs_before(parsed: ParsedDockerfile, stage: Stage) -> dict[int, str | None]:
+    """For each WORKDIR of the stage, the directory the stage's earlier WORKDIRs lead to ("/" with
+    none; None after one with a variable). Found in one pass, for all of them."""
+    def walk() -> dict[int, str | None]:
+        current: str | None = "/"
+        found: dict[int, str | None] = {}
+        for workdir in parsed.stage_instructions(stage):
+            if workdir.keyword != "WORKDIR":
+                continue
+            found[workdir.index] = current
+            if workdir.value and current is not None:
+                current = None if "$" in workdir_path(workdir) else posixpath.join(current, workdir_path(workdir))
+        return found
+
+    return parsed.remember(("workdirs", stage.index), walk)
 
 
 EXEC_FORM = Rule("HC060", "shell-form-command", Severity.WARNING, "CMD/ENTRYPOINT in shell form", None, "DL3025",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 
@@ -25,9 +26,11 @@ SECRET_NAME_RE = re.compile(
 NOT_SECRET_NAME_RE = re.compile(r"(_FILE|_PATH|_DIR|_URL|_ID|_REGION|_HOST|_PORT|_USER|_NAME)$", re.IGNORECASE)
 # Credentials inside a URL: `scheme://user:password@host` (DATABASE_URL, MONGO_URL, REDIS_URL,
 # MAIL_URL, a Sentry DSN …) or a connection string (`…;Password=…;`), unless the password is a
-# variable reference.
+# variable reference. The scheme is matched from the start of its word only (to its first letter), so
+# a long word without `://` is read once rather than once from each of its letters.
 SECRET_VALUE_RE = re.compile(
-    r"([A-Za-z][\w+.-]*://[^/\s:@]*:(?!\$)[^/\s@]+@|(?i:(?:^|;)\s*(?:password|pwd)\s*=\s*(?!\$)[^;\s]+)"
+    r"((?<![\w+.-])(?:(?![A-Za-z])[\w+.-])*[A-Za-z][\w+.-]*://[^/\s:@]*:(?!\$)[^/\s@]+@"
+    r"|(?i:(?:^|;)\s*(?:password|pwd)\s*=\s*(?!\$)[^;\s]+)"
     r"|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{20,}|glpat-[\w-]{20}|xox[abprs]-[\w-]{10,}"
     r"|sk_live_\w{16,}|-----BEGIN [A-Z ]*PRIVATE KEY|AIza[0-9A-Za-z_-]{35})")
 
@@ -115,15 +118,62 @@ def _without(parsed: ParsedDockerfile, declaration: Instruction, names: list[str
     return replace_instruction(parsed, declaration, line)
 
 
+IDENTIFIER_RE = re.compile(r"[A-Za-z_]\w*")
+USE_RE = re.compile(r"\$\{?([A-Za-z_]\w*)")
+
+
+def _users_of(parsed: ParsedDockerfile, name: str, after: int) -> list[int]:
+    """Indexes of the instructions after AFTER whose text may use $NAME: from an index of every
+    variable the file uses, built once (scanning the file again for each declaration is quadratic)."""
+    def index() -> dict[str, list[int]]:
+        uses: dict[str, list[int]] = {}
+        for instruction in parsed.instructions:
+            for used in set(USE_RE.findall(parsed.source(instruction))):
+                uses.setdefault(used, []).append(instruction.index)
+        return uses
+
+    if not IDENTIFIER_RE.fullmatch(name):  # not a name the index spells: every later instruction
+        return list(range(after + 1, len(parsed.instructions)))
+    found = parsed.remember("variable uses", index).get(name, [])
+    return found[bisect.bisect_right(found, after):]
+
+
+def _redeclared(parsed: ParsedDockerfile, name: str, valued: bool = True) -> list[int]:
+    """Indexes of the ENV/ARG instructions that give NAME a value (VALUED), or of the stage ARGs that
+    declare it without one (how a global ARG reaches a stage)."""
+    def index() -> dict[tuple[str, bool], list[int]]:
+        declared: dict[tuple[str, bool], list[int]] = {}
+        for instruction in parsed.instructions:
+            if instruction.keyword in ("ENV", "ARG"):
+                keys = {(n, v is not None) for n, v in _pairs(instruction) if v is not None or instruction.stage >= 0}
+                for key in keys:
+                    declared.setdefault(key, []).append(instruction.index)
+        return declared
+
+    return parsed.remember("declarations", index).get((name, valued), [])
+
+
+def _redeclaration(parsed: ParsedDockerfile, declaration: Instruction, name: str) -> int:
+    """The index of the next instruction of the stage that gives NAME a value again (else past the end)."""
+    later = _redeclared(parsed, name)
+    position = bisect.bisect_right(later, declaration.index)
+    if position < len(later) and parsed.instructions[later[position]].stage == declaration.stage:
+        return later[position]
+    return len(parsed.instructions)
+
+
 def _moved_to_secrets(parsed: ParsedDockerfile, declaration: Instruction, names: list[str]) -> list[Edit] | None:
     """Edits that drop NAMES from a stage's ENV/ARG and give every RUN of the stage that uses them a
-    secret mount instead; None when a use cannot be moved (not a POSIX-shell RUN, or a later stage
-    that inherits an ENV)."""
+    secret mount instead, up to where the stage declares the name again; None when a use cannot be
+    moved (not a POSIX-shell RUN, or a later stage that inherits an ENV)."""
     edits = [_without(parsed, declaration, names)]
-    for later in parsed.instructions[declaration.index + 1:]:
+    until = {n: _redeclaration(parsed, declaration, n) for n in names}
+    candidates = sorted({i for n in names for i in _users_of(parsed, n, declaration.index) if i <= until[n]})
+    for index in candidates:
+        later = parsed.instructions[index]
         if declaration.keyword == "ARG" and later.stage != declaration.stage:
-            continue  # an ARG is in scope until the end of its stage; later stages declare their own
-        used = [n for n in names if _uses(n, parsed.source(later))]
+            break  # an ARG is in scope until the end of its stage; later stages declare their own
+        used = [n for n in names if index <= until[n] and _uses(n, parsed.source(later))]
         if not used:
             continue
         if (later.keyword != "RUN" or later.stage != declaration.stage or later.json or later.heredocs
@@ -151,12 +201,14 @@ def _global_moved_to_secrets(parsed: ParsedDockerfile, declaration: Instruction,
     """A global ARG (before the first FROM) reaches a stage only through an `ARG NAME` without a
     value there: drop it, and move each such redeclaration's uses to secret mounts. Not when a FROM
     line uses it (an image name is no secret to mount)."""
-    froms = [parsed.instructions[stage.from_instruction] for stage in parsed.stages]
-    if any(_uses(n, parsed.source(i)) for n in names for i in froms):
+    users = {i for n in names for i in _users_of(parsed, n, -1)}
+    if any(parsed.instructions[i].keyword == "FROM" and any(_uses(n, parsed.source(parsed.instructions[i]))
+                                                            for n in names) for i in users):
         return None
     edits = [_without(parsed, declaration, names)]
-    for instruction in parsed.instructions:
-        if instruction.keyword == "ARG" and instruction.stage >= 0:
+    for index in sorted({i for n in names for i in _redeclared(parsed, n, valued=False)}):
+        instruction = parsed.instructions[index]
+        if instruction.keyword == "ARG":
             inherited = [n for n, v in _pairs(instruction) if n in names and v is None]
             moved = _moved_to_secrets(parsed, instruction, inherited) if inherited else []
             if moved is None:

@@ -10,14 +10,16 @@ from generator.audit.dockerfile import Instruction, ParsedDockerfile, Stage
 from generator.audit.model import Edit, Fix, FixSafety, Rule, Severity, Violation
 from generator.audit.rules._support import (
     STATEFUL,
+    chain_last,
+    chain_value,
     command_end,
     command_start,
     family,
     image_of,
     insert_after,
     insert_before,
+    of_kind,
     posix_shell,
-    stage_chain,
     unquoted_positions,
     workdir_path,
 )
@@ -33,6 +35,8 @@ LEADING_CD_RE = re.compile(r"cd[ \t]+(/[\w./+@-]*)[ \t]*&&[ \t]*")
 
 def has_pipe(command: str) -> bool:
     """A `|` outside quotes that is not part of `||`."""
+    if "|" not in command:
+        return False
     paired = -1  # the second `|` of a `||`
     for i in unquoted_positions(command):
         if command[i] == "|" and i != paired:
@@ -42,6 +46,10 @@ def has_pipe(command: str) -> bool:
     return False
 
 
+SHELLS_ONLY = frozenset({"SHELL"})
+WORKDIRS = frozenset({"WORKDIR"})
+
+
 def _shell_pipefail(instruction: Instruction) -> bool:
     return "pipefail" in " ".join(instruction.value)
 
@@ -49,16 +57,21 @@ def _shell_pipefail(instruction: Instruction) -> bool:
 def _first_unguarded_pipe(parsed: ParsedDockerfile, stage: Stage) -> tuple[Instruction | None, bool]:
     """The stage's first shell-form RUN with a pipe that runs without pipefail, and whether a SHELL
     instruction (without pipefail) comes before it in the stage or the stages it is built on."""
-    shell_seen = False
-    for member in stage_chain(parsed, stage):
-        for instruction in parsed.stage_instructions(member):
-            if instruction.keyword == "SHELL":
-                if _shell_pipefail(instruction):
-                    return None, True
-                shell_seen = True
-            elif (member is stage and instruction.keyword == "RUN" and not instruction.json
-                  and has_pipe(" ".join(instruction.value))):
-                return instruction, shell_seen
+    parent = parsed.parent_stage(stage)
+    # (a SHELL with pipefail, any SHELL) in the stages it is built on
+    inherited = chain_value(parsed, "pipefail shells", parent, lambda s: (
+        any(_shell_pipefail(i) for i in of_kind(parsed, s, SHELLS_ONLY)), bool(of_kind(parsed, s, SHELLS_ONLY))),
+        lambda older, own: (older[0] or own[0], older[1] or own[1])) if parent is not None else (False, False)
+    if inherited[0]:
+        return None, True
+    shell_seen = inherited[1]
+    for instruction in parsed.stage_instructions(stage):
+        if instruction.keyword == "SHELL":
+            if _shell_pipefail(instruction):
+                return None, True
+            shell_seen = True
+        elif instruction.keyword == "RUN" and not instruction.json and has_pipe(" ".join(instruction.value)):
+            return instruction, shell_seen
     return None, shell_seen
 
 
@@ -141,18 +154,18 @@ def check_cd(parsed: ParsedDockerfile) -> Iterator[Violation]:
 
 
 def _previous_workdir(parsed: ParsedDockerfile, stage: Stage, before: int) -> str | None:
-    for member in reversed(stage_chain(parsed, stage)):
-        workdirs = [i for i in parsed.stage_instructions(member) if i.keyword == "WORKDIR" and i.index < before]
-        if workdirs:
-            path = workdir_path(workdirs[-1])
-            return path if path.startswith("/") and "$" not in path else None
+    workdir = chain_last(parsed, stage, WORKDIRS, before)
+    if workdir is not None:
+        path = workdir_path(workdir)
+        return path if path.startswith("/") and "$" not in path else None
     name = image_name(image_of(parsed, stage)).lower().removeprefix("docker.io/").removeprefix("library/")
     return "/" if name in BARE_DISTROS else None
 
 
 def _restore_needed(parsed: ParsedDockerfile, stage: Stage, after: int) -> bool:
     """False when the next instruction that depends on the working directory is an absolute WORKDIR."""
-    for instruction in parsed.stage_instructions(stage):
+    members = parsed.stage_instructions(stage)
+    for instruction in members[max(0, after - stage.from_instruction):]:  # a stage's indexes are consecutive
         if instruction.index <= after or instruction.keyword in ("ENV", "ARG", "LABEL", "EXPOSE", "USER",
                                                                    "STOPSIGNAL", "MAINTAINER", "SHELL", "VOLUME"):
             continue
@@ -181,28 +194,41 @@ def fix_cd(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     return Fix(tuple(edits), FixSafety.NEEDS_REVIEW, f"cd {path} -> WORKDIR {path}")
 
 
+MAX_MERGED = 32  # one-command RUNs merged into one at most
+
+
 def _single_command(run: Instruction) -> bool:
     from generator.audit.rules.packages import segments
 
     return len(segments(" ".join(run.value))) == 1 and "\n" not in " ".join(run.value)
 
 
-def _consecutive_pairs(parsed: ParsedDockerfile) -> Iterator[tuple[Instruction, Instruction]]:
-    """Shell-form, flag-free, heredoc-free one-command RUNs that follow each other with only blank lines between."""
-    from generator.audit.rules.packages_apk_yum import check_yum_clean
-    from generator.audit.rules.packages_apt import check_apt_lists
+def _consecutive_pairs(parsed: ParsedDockerfile) -> dict[int, tuple[Instruction, int]]:
+    """Shell-form, flag-free, heredoc-free one-command RUNs that follow each other with only blank lines
+    between: by the index of the second of each pair, the first and how many RUNs of the run of such
+    RUNs come before the second (found once per parse)."""
+    return parsed.remember("consecutive runs", lambda: dict(_find_pairs(parsed)))
+
+
+def _find_pairs(parsed: ParsedDockerfile) -> Iterator[tuple[int, tuple[Instruction, int]]]:
+    from generator.audit.rules.packages_apk_yum import yum_cache_kept
+    from generator.audit.rules.packages_apt import apt_lists_kept
 
     # An install whose cache cleanup is still missing gets it appended by HC042/HC044; left alone here.
-    cleanup = {v.instruction for v in (*check_apt_lists(parsed), *check_yum_clean(parsed))}
+    cleanup = {run.index for run in (*apt_lists_kept(parsed), *yum_cache_kept(parsed))}
     for stage in parsed.stages:
         members = parsed.stage_instructions(stage)
+        position = 0
         for first, second in itertools.pairwise(members):
             if not all(i.keyword == "RUN" and not i.json and not i.flags and not i.heredocs and _single_command(i)
                        and i.index not in cleanup for i in (first, second)):
+                position = 0
                 continue
             if parsed.text[first.end:second.start].strip():
+                position = 0
                 continue  # a comment between them: they were kept apart on purpose
-            yield first, second
+            position += 1
+            yield second.index, (first, position)
 
 
 def check_consecutive_runs(parsed: ParsedDockerfile) -> Iterator[Violation]:
@@ -230,18 +256,21 @@ def check_consecutive_runs(parsed: ParsedDockerfile) -> Iterator[Violation]:
     fails; but the layers (and what the build cache reuses) change. RUNs with flags, heredocs or
     exec form, RUNs separated by a comment, installs that still lack their cache cleanup (HC042,
     HC044 add it) and a first command that changes shell state (`cd`, `export`, `set`, …) are not
-    merged; nor are RUNs of a Windows or PowerShell stage (no `&&` there).
+    merged; nor are RUNs of a Windows or PowerShell stage (no `&&` there). At most 32 RUNs become one.
     """
-    for _, second in _consecutive_pairs(parsed):
-        yield CONSECUTIVE_RUNS.violation(second.start_line, instruction=second.index)
+    for second in sorted(_consecutive_pairs(parsed)):
+        yield CONSECUTIVE_RUNS.violation(parsed.instructions[second].start_line, instruction=second)
 
 
 def fix_consecutive_runs(parsed: ParsedDockerfile, violation: Violation) -> Fix | None:
     second = parsed.instructions[violation.instruction]
     first = parsed.instructions[second.index - 1]
     words = " ".join(first.value).split()
-    if not words or words[0] in STATEFUL or (first, second) not in set(_consecutive_pairs(parsed)):
+    pair = _consecutive_pairs(parsed).get(second.index)
+    if not words or words[0] in STATEFUL or pair is None or pair[0] is not first:
         return None
+    if pair[1] % MAX_MERGED == 0:
+        return None  # a new RUN every MAX_MERGED: one huge RUN would be a long instruction to read (and parse)
     if not posix_shell(parsed, first.stage):
         return None  # `&&` is no operator in Windows PowerShell
     end, start = command_end(parsed, first), command_start(parsed, second)

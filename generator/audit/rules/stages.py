@@ -9,7 +9,7 @@ from generator.audit.dockerfile import ParsedDockerfile
 from generator.audit.model import Edit, Fix, FixSafety, Rule, Severity, Violation
 from generator.audit.rules._split import CA_BUNDLE, plan_split
 from generator.audit.rules._split_scan import NoSplit
-from generator.audit.rules._support import insert_after
+from generator.audit.rules._support import insert_after, install_lists
 from generator.core.imageref import image_name
 
 TOOLCHAIN_PACKAGES_RE = re.compile(
@@ -17,7 +17,6 @@ TOOLCHAIN_PACKAGES_RE = re.compile(
     r"|default-jdk|cargo|rustc|dotnet-sdk[\w.-]*|python3?-dev|libc6?-dev|musl-dev|alpine-sdk)(?![\w.+-])")
 TOOLCHAIN_IMAGES = ("golang", "maven", "gradle", "rust", "mcr.microsoft.com/dotnet/sdk", "openjdk", "eclipse-temurin",
                     "buildpack-deps", "gcc")
-INSTALL_RE = re.compile(r"(?:apt-get|apt|apk|yum|dnf|microdnf)\b[^&;|]*\b(?:install|add)\b([^&;|]*)")
 
 
 def check_single_stage_toolchain(parsed: ParsedDockerfile) -> Iterator[Violation]:
@@ -74,7 +73,7 @@ def check_single_stage_toolchain(parsed: ParsedDockerfile) -> Iterator[Violation
     found = [base] if toolchain_image else []
     for instruction in parsed.stage_instructions(stage):
         if instruction.keyword == "RUN":
-            for packages in INSTALL_RE.findall(instruction.command):
+            for packages in install_lists(instruction.command):
                 found.extend(TOOLCHAIN_PACKAGES_RE.findall(packages))
     if found:
         where = parsed.instructions[stage.from_instruction]

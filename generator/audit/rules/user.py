@@ -80,9 +80,22 @@ def check_root_user(parsed: ParsedDockerfile) -> Iterator[Violation]:
     yield ROOT_USER.violation(where.start_line, detail, instruction=where.index)
 
 
+USER_TOOL_RE = re.compile(r"(?:useradd|adduser|groupadd|addgroup)\b")
+USER_NAME_RE = re.compile(r"[a-z_][a-z0-9_-]*")
+
+
 def _user_name(parsed: ParsedDockerfile) -> str:
-    taken = set(re.findall(r"(?:useradd|adduser|groupadd|addgroup)\b[^&;|]*?\s([a-z_][a-z0-9_-]*)\s*(?:$|[&;|])",
-                           " ".join(i.command for i in parsed.instructions if i.keyword == "RUN")))
+    """A user name no RUN creates: `app`, unless a `useradd`/`adduser`/`groupadd`/`addgroup` command
+    ends with it (the last word of a simple command). Read one command at a time: linear."""
+    runs = " ".join(i.command for i in parsed.instructions if i.keyword == "RUN")
+    taken = set()
+    for command in re.split(r"[&;|]", runs):
+        words = command.split()
+        if len(words) < 2 or not USER_NAME_RE.fullmatch(words[-1]):
+            continue
+        name_start = command.rstrip().rfind(words[-1])
+        if USER_TOOL_RE.search(command, 0, name_start - 1):
+            taken.add(words[-1])
     return "app" if "app" not in taken else f"app{APP_UID}"
 
 
