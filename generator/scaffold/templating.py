@@ -197,7 +197,7 @@ def _sandbox() -> Any:
             _bounded_binop(operator, left, right)
             return super().call_binop(context, operator, left, right)
 
-        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
             _charge(operations=1)
             return __self.bounded_result(super().call(__context, __obj, *args, **kwargs))
 
